@@ -1,0 +1,3 @@
+"""clientcast: the command line and the typed settings."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,5 @@
+"""Allow ``python -m clientcast``."""
+
+from clientcast.cli import app
+
+app()

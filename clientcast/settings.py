@@ -1,0 +1,55 @@
+"""Typed settings: the one place where clientcast's defaults live.
+
+Every field can be overridden by an environment variable prefixed ``CLIENTCAST_`` (for example
+``CLIENTCAST_DATA_DIR``) and most by a command-line option. Nothing is read or created at import
+time: call :func:`load_settings` when a command runs.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATA_DIR = Path("data/maison")
+
+
+class Settings(BaseSettings):
+    """clientcast's configuration, with the defaults of DESIGN.md."""
+
+    model_config = SettingsConfigDict(env_prefix="CLIENTCAST_", extra="ignore")
+
+    data_dir: Path = Field(DEFAULT_DATA_DIR, description="Folder of the unified purchase history.")
+    snapshot_dir: Path = Field(Path("snapshots"), description="Where online snapshots are written.")
+    forecast_dir: Path = Field(Path("forecasts"), description="Where planners' forecasts go.")
+    reference_currency: str = Field("EUR", description="Currency all money is converted to.")
+    mlflow_tracking_uri: str = Field(
+        "sqlite:///mlruns.db", description="MLflow store; MLFLOW_TRACKING_URI wins when set."
+    )
+    mlflow_artifact_dir: Path = Field(
+        Path("mlartifacts"), description="Artifact root for the default sqlite store."
+    )
+    optuna_storage: str = Field("sqlite:///optuna.db", description="Optuna study storage.")
+    next_purchase_model: str = Field("clientcast-next-purchase", description="Registered name.")
+    footfall_model: str = Field("clientcast-footfall", description="Registered name.")
+    api_token: SecretStr | None = Field(None, description="Bearer token the service requires.")
+    seed: int = Field(7, description="Seed for generation, sampling and model training.")
+
+    @field_validator("reference_currency")
+    @classmethod
+    def _upper_iso_code(cls, value: str) -> str:
+        if len(value) != 3 or not value.isalpha():
+            raise ValueError(f"reference_currency must be a 3-letter ISO code, got {value!r}")
+        return value.upper()
+
+    @property
+    def tracking_uri(self) -> str:
+        """The MLflow tracking URI: ``MLFLOW_TRACKING_URI`` when set, else the default store."""
+        return os.environ.get("MLFLOW_TRACKING_URI") or self.mlflow_tracking_uri
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build the settings from the environment, then apply non-None command-line overrides."""
+    return Settings(**{key: value for key, value in overrides.items() if value is not None})

@@ -1,0 +1,126 @@
+"""Read a unified purchase history folder (Parquet or CSV) into typed lazy frames.
+
+Each table is ``<name>.parquet`` or ``<name>.csv`` in the folder. Columns are cast to the contract
+types of :mod:`features.contract`; unknown extra columns are kept. Reading does not validate:
+run :func:`features.validation.validate_history` first when the data comes from outside.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from features.contract import LOCAL_DATETIME, TABLES, UTC_DATETIME, Table
+from features.errors import UserInputError
+
+
+class HistoryError(UserInputError):
+    """A history folder cannot be read: a missing folder or table file."""
+
+
+@dataclass(frozen=True)
+class PurchaseHistory:
+    """The unified purchase history as typed lazy frames, one per contract table."""
+
+    clients: pl.LazyFrame
+    boutiques: pl.LazyFrame
+    products: pl.LazyFrame
+    transactions: pl.LazyFrame
+    footfall: pl.LazyFrame
+    fx_rates: pl.LazyFrame
+    events: pl.LazyFrame
+
+    def table(self, name: str) -> pl.LazyFrame:
+        """The lazy frame of the table called ``name``."""
+        return getattr(self, name)
+
+
+def table_path(data_dir: Path, table: str) -> Path | None:
+    """The file holding ``table`` in ``data_dir`` (Parquet preferred), or None when absent."""
+    for suffix in (".parquet", ".csv"):
+        candidate = Path(data_dir) / f"{table}{suffix}"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def scan_raw(path: Path) -> pl.LazyFrame:
+    """Scan one table file without casting: CSV columns all arrive as strings."""
+    if path.suffix == ".csv":
+        return pl.scan_csv(path, infer_schema=False)
+    return pl.scan_parquet(path)
+
+
+def cast_expression(name: str, source: pl.DataType, target: pl.DataType) -> pl.Expr:
+    """An expression casting column ``name`` from ``source`` to the contract type ``target``.
+
+    Strings are parsed (ISO 8601 dates and datetimes); naive datetimes of a UTC column are read
+    as UTC. Values that cannot be converted become null: validation reports them.
+    """
+    column = pl.col(name)
+    if source == target:
+        return column
+    if source == pl.String:
+        if target == pl.Date:
+            return column.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False)
+        if target == UTC_DATETIME:
+            return column.str.to_datetime(time_unit="us", time_zone="UTC", strict=False)
+        if target == LOCAL_DATETIME:
+            return column.str.to_datetime(time_unit="us", strict=False)
+        if target == pl.Boolean:
+            lowered = column.str.to_lowercase().str.strip_chars()
+            return (
+                pl.when(lowered.is_in(["true", "1", "yes", "y", "t"]))
+                .then(True)
+                .when(lowered.is_in(["false", "0", "no", "n", "f"]))
+                .then(False)
+                .otherwise(None)
+            )
+        return column.str.strip_chars().cast(target, strict=False)
+    if target == UTC_DATETIME and isinstance(source, pl.Datetime):
+        if source.time_zone is None:
+            return column.dt.replace_time_zone("UTC").dt.cast_time_unit("us")
+        return column.dt.convert_time_zone("UTC").dt.cast_time_unit("us")
+    if target == LOCAL_DATETIME and isinstance(source, pl.Datetime):
+        return column.dt.replace_time_zone(None).dt.cast_time_unit("us")
+    if target == pl.Date and isinstance(source, pl.Datetime):
+        return column.dt.date()
+    return column.cast(target, strict=False)
+
+
+def empty_table(table: Table) -> pl.LazyFrame:
+    """An empty lazy frame with all the contract columns of ``table``."""
+    return pl.LazyFrame(schema=table.schema())
+
+
+def read_table(data_dir: Path, name: str) -> pl.LazyFrame:
+    """Scan table ``name`` of ``data_dir`` and cast its contract columns to their types."""
+    table = TABLES[name]
+    path = table_path(data_dir, name)
+    if path is None:
+        if table.is_optional_table:
+            return empty_table(table)
+        raise HistoryError(f"{data_dir}: missing table {name!r} ({name}.parquet or {name}.csv)")
+    raw = scan_raw(path)
+    source_schema = raw.collect_schema()
+    casts = [
+        cast_expression(column.name, source_schema[column.name], column.dtype).alias(column.name)
+        for column in table.columns
+        if column.name in source_schema
+    ]
+    missing_optional = [
+        pl.lit(None, dtype=column.dtype).alias(column.name)
+        for column in table.optional
+        if column.name not in source_schema
+    ]
+    return raw.with_columns(*casts, *missing_optional)
+
+
+def load_history(data_dir: Path | str) -> PurchaseHistory:
+    """Open every contract table of ``data_dir`` as a typed lazy frame."""
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise HistoryError(f"{data_dir}: no such data folder")
+    return PurchaseHistory(**{name: read_table(data_dir, name) for name in TABLES})

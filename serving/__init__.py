@@ -1,0 +1,1 @@
+"""serving: the BentoML service that answers clienteling apps from the champion models."""

@@ -1,0 +1,1 @@
+"""training: training frames, baselines, LightGBM models, Optuna tuning, backtests, MLflow."""

@@ -1,0 +1,1 @@
+"""Honest baselines every backtest reports beside the project's models."""

@@ -1,0 +1,1 @@
+"""The public benchmarks (CDNOW, Auckland footfall): data loading and protocol runners."""
