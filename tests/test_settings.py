@@ -1,0 +1,55 @@
+"""Settings: embedded defaults, environment overrides, command-line overrides, nothing at import."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from clientcast.settings import load_settings
+
+
+def test_defaults_follow_the_design(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    settings = load_settings()
+    assert settings.tracking_uri == "sqlite:///mlruns.db"
+    assert settings.mlflow_artifact_dir == Path("mlartifacts")
+    assert settings.reference_currency == "EUR"
+    assert settings.data_dir == Path("data/maison")
+
+
+def test_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLIENTCAST_REFERENCE_CURRENCY", "usd")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:///elsewhere.db")
+    settings = load_settings()
+    assert settings.reference_currency == "USD"
+    assert settings.tracking_uri == "sqlite:///elsewhere.db"
+
+
+def test_command_line_overrides_win_and_none_is_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLIENTCAST_DATA_DIR", "from-env")
+    assert load_settings(data_dir=Path("cli")).data_dir == Path("cli")
+    assert load_settings(data_dir=None).data_dir == Path("from-env")
+
+
+def test_invalid_currency_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLIENTCAST_REFERENCE_CURRENCY", "euro")
+    with pytest.raises(ValidationError, match="3-letter"):
+        load_settings()
+
+
+def test_api_token_is_never_shown(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLIENTCAST_API_TOKEN", "s3cret-token")
+    settings = load_settings()
+    assert settings.api_token is not None
+    assert "s3cret-token" not in repr(settings)
+    assert settings.api_token.get_secret_value() == "s3cret-token"
+
+
+def test_importing_creates_nothing(tmp_path: Path) -> None:
+    code = "import clientcast.cli, clientcast.settings, features, training, serving"
+    subprocess.run([sys.executable, "-c", code], cwd=tmp_path, check=True)
+    assert list(tmp_path.iterdir()) == []

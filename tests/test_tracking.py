@@ -1,0 +1,98 @@
+"""The MLflow module: experiments, bundles through the registry, champion/challenger promotion."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+import pytest
+
+from training import tracking
+
+
+class TinyBundle:
+    """A bundle of one native LightGBM booster, enough to exercise the registry round trip."""
+
+    def __init__(self, booster: lgb.Booster) -> None:
+        self.booster = booster
+
+    def save(self, directory: Path) -> None:
+        self.booster.save_model(str(directory / "model.lgb"))
+
+    @classmethod
+    def load(cls, directory: Path) -> TinyBundle:
+        return cls(lgb.Booster(model_file=str(directory / "model.lgb")))
+
+    def predict_frame(self, frame: pd.DataFrame) -> np.ndarray:
+        return self.booster.predict(frame.to_numpy(), num_threads=1)
+
+
+@pytest.fixture
+def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    tracking.configure_tracking(f"sqlite:///{tmp_path / 'mlruns.db'}", tmp_path / "mlartifacts")
+    return tmp_path
+
+
+@pytest.fixture(scope="module")
+def booster() -> lgb.Booster:
+    rng = np.random.default_rng(0)
+    features = rng.random((300, 3))
+    target = (features[:, 0] + 0.1 * rng.random(300) > 0.5).astype(int)
+    params = {"objective": "binary", "verbose": -1, "num_threads": 1}
+    return lgb.train(params, lgb.Dataset(features, target), num_boost_round=10)
+
+
+def register(booster: lgb.Booster, auc: float) -> tracking.PromotionDecision:
+    with tracking.training_run("tests", run_name="unit"):
+        tracking.log_metrics({"backtest": {"auc": auc}})
+        version = tracking.log_bundle(TinyBundle(booster), "test-model")
+        return tracking.promote("test-model", version, {"backtest.auc": auc}, "backtest.auc", True)
+
+
+def test_bundle_round_trip_through_the_registry(store: Path, booster: lgb.Booster) -> None:
+    register(booster, 0.8)
+    bundle, info = tracking.load_bundle("test-model")
+    rows = pd.DataFrame(np.linspace(0, 1, 12).reshape(4, 3))
+    np.testing.assert_allclose(bundle.predict_frame(rows), booster.predict(rows.to_numpy()))
+    assert info["version"] == "1"
+    assert info["metrics"]["backtest.auc"] == pytest.approx(0.8)
+    assert Path(store / "mlartifacts").is_dir()
+
+
+def test_worse_challenger_stays_challenger_and_says_why(store: Path, booster: lgb.Booster) -> None:
+    first = register(booster, 0.8)
+    worse = register(booster, 0.7)
+    better = register(booster, 0.9)
+    assert first.alias == tracking.CHAMPION
+    assert worse.alias == tracking.CHALLENGER
+    assert "does not beat champion v1" in worse.reason
+    assert better.alias == tracking.CHAMPION
+    assert str(tracking.alias_version("test-model", tracking.CHAMPION).version) == better.version
+
+
+def test_champion_value_scored_by_the_caller_wins_over_the_logged_one(
+    store: Path, booster: lgb.Booster
+) -> None:
+    register(booster, 0.8)
+    with tracking.training_run("tests", run_name="rescored"):
+        version = tracking.log_bundle(TinyBundle(booster), "test-model")
+        decision = tracking.promote(
+            "test-model", version, {"auc": 0.75}, "auc", True, champion_value=0.7
+        )
+    assert decision.alias == tracking.CHAMPION
+    assert decision.champion_value == 0.7
+
+
+def test_missing_champion_is_a_user_error(store: Path) -> None:
+    from features.errors import UserInputError
+
+    with pytest.raises(UserInputError, match="clientcast train"):
+        tracking.load_bundle("no-such-model")
+
+
+def test_flatten_metrics_drops_non_finite_values() -> None:
+    flat = tracking.flatten_metrics({"a": {"b": 1, "c": float("nan")}, "d": "text", "e": 2.5})
+    assert flat == {"a.b": 1.0, "e": 2.5}

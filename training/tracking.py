@@ -1,0 +1,306 @@
+"""Every MLflow call of clientcast lives here: experiments, runs, logging, the model registry.
+
+Models are saved by their own family as a *bundle directory* (native LightGBM ``.lgb`` files plus a
+JSON manifest) and logged as an MLflow pyfunc whose loader is the bundle class, so that the
+service can unwrap the bundle and call the boosters directly. Promotion follows the
+champion/challenger rule: a new version becomes ``@champion`` only when it beats the current
+champion on the same backtest; otherwise it stays ``@challenger``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import tempfile
+import warnings
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import polars as pl
+
+from features.errors import UserInputError
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+
+logger = logging.getLogger(__name__)
+
+
+class ModelBundle(Protocol):
+    """What a model family saves and loads: a directory of native model files."""
+
+    def save(self, directory: Path) -> None:
+        """Write the bundle into ``directory``."""
+
+    @classmethod
+    def load(cls, directory: Path) -> ModelBundle:
+        """Read a bundle written by :meth:`save`."""
+
+
+@dataclass(frozen=True)
+class PromotionDecision:
+    """The outcome of a champion/challenger comparison."""
+
+    registered_name: str
+    version: str
+    alias: str
+    reason: str
+    metric: str
+    challenger_value: float
+    champion_value: float | None
+
+
+def _quiet_mlflow() -> None:
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
+    logging.getLogger("mlflow").setLevel(logging.ERROR)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", module="mlflow")
+
+
+def configure_tracking(tracking_uri: str, artifact_dir: Path) -> str:
+    """Point MLflow at the store (``sqlite:///mlruns.db`` by default) and return its URI.
+
+    Called when a command runs, never at import. ``MLFLOW_TRACKING_URI`` in the environment wins
+    (the settings already resolve it).
+    """
+    import mlflow
+
+    _quiet_mlflow()
+    mlflow.set_tracking_uri(tracking_uri)
+    os.environ["CLIENTCAST_ARTIFACT_ROOT"] = str(Path(artifact_dir).resolve())
+    return tracking_uri
+
+
+def _artifact_root() -> Path:
+    return Path(os.environ.get("CLIENTCAST_ARTIFACT_ROOT", "mlartifacts")).resolve()
+
+
+def ensure_experiment(name: str) -> str:
+    """The id of experiment ``name``, created with an absolute artifact location if missing."""
+    import mlflow
+
+    experiment = mlflow.get_experiment_by_name(name)
+    if experiment is not None:
+        return experiment.experiment_id
+    location = _artifact_root() / name
+    location.mkdir(parents=True, exist_ok=True)
+    return mlflow.create_experiment(name, artifact_location=location.as_uri())
+
+
+@contextmanager
+def training_run(
+    experiment: str, run_name: str, tags: Mapping[str, str] | None = None, nested: bool = False
+) -> Iterator[str]:
+    """Open an MLflow run in ``experiment``; yields the run id."""
+    import mlflow
+
+    experiment_id = ensure_experiment(experiment)
+    with mlflow.start_run(
+        experiment_id=experiment_id, run_name=run_name, tags=dict(tags or {}), nested=nested
+    ) as run:
+        yield run.info.run_id
+
+
+def flatten_metrics(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
+    """Flatten nested metric dicts into ``a.b.c`` keys, keeping finite numbers only."""
+    flat: dict[str, float] = {}
+    for key, value in metrics.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(flatten_metrics(value, prefix=f"{name}."))
+        elif isinstance(value, int | float) and value == value and abs(value) != float("inf"):
+            flat[name] = float(value)
+    return flat
+
+
+def log_params(params: Mapping[str, Any]) -> None:
+    """Log parameters (values stringified by MLflow)."""
+    import mlflow
+
+    mlflow.log_params({key: value for key, value in params.items() if value is not None})
+
+
+def log_metrics(metrics: Mapping[str, Any], prefix: str = "", step: int | None = None) -> None:
+    """Log (possibly nested) metrics under ``prefix``."""
+    import mlflow
+
+    flat = flatten_metrics(metrics, prefix=prefix)
+    if flat:
+        mlflow.log_metrics(flat, step=step)
+
+
+def log_table(frame: pl.DataFrame, artifact_file: str) -> None:
+    """Log a table as a JSON artifact the MLflow UI renders (and as CSV beside it)."""
+    import mlflow
+
+    mlflow.log_table(frame.to_pandas(), artifact_file=artifact_file)
+    mlflow.log_text(frame.write_csv(), artifact_file.rsplit(".", 1)[0] + ".csv")
+
+
+def log_figure(figure: Any, artifact_file: str) -> None:
+    """Log a matplotlib figure as an image artifact."""
+    import mlflow
+
+    mlflow.log_figure(figure, artifact_file)
+
+
+def log_dict(payload: Mapping[str, Any], artifact_file: str) -> None:
+    """Log a JSON-serialisable mapping as an artifact."""
+    import mlflow
+
+    mlflow.log_dict(dict(payload), artifact_file)
+
+
+def log_text(text: str, artifact_file: str) -> None:
+    """Log a text artifact (a feature list, a report)."""
+    import mlflow
+
+    mlflow.log_text(text, artifact_file)
+
+
+def _bundle_python_model() -> Any:
+    import mlflow.pyfunc
+
+    class BundleModel(mlflow.pyfunc.PythonModel):
+        """Pyfunc wrapper that loads a clientcast bundle directory with its own class."""
+
+        def load_context(self, context: Any) -> None:
+            module_name, class_name = context.model_config["bundle_class"].split(":")
+            bundle_class = getattr(importlib.import_module(module_name), class_name)
+            self.bundle = bundle_class.load(Path(context.artifacts["bundle"]))
+
+        def predict(self, context: Any, model_input: Any, params: Any = None) -> Any:
+            return self.bundle.predict_frame(model_input)
+
+    return BundleModel()
+
+
+def log_bundle(
+    bundle: ModelBundle,
+    registered_name: str,
+    input_example: Any = None,
+    tags: Mapping[str, str] | None = None,
+) -> str:
+    """Log ``bundle`` as a pyfunc model in the active run, register it; return the version."""
+    import mlflow.pyfunc
+
+    bundle_class = f"{type(bundle).__module__}:{type(bundle).__qualname__}"
+    with tempfile.TemporaryDirectory(prefix="clientcast-bundle-") as tmp:
+        directory = Path(tmp) / "bundle"
+        directory.mkdir()
+        bundle.save(directory)
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=_bundle_python_model(),
+            artifacts={"bundle": str(directory)},
+            model_config={"bundle_class": bundle_class},
+            input_example=input_example,
+            registered_model_name=registered_name,
+            tags=dict(tags or {}),
+            pip_requirements=["clientcast"],
+        )
+    return str(info.registered_model_version)
+
+
+def _client() -> Any:
+    from mlflow import MlflowClient
+
+    return MlflowClient()
+
+
+def alias_version(registered_name: str, alias: str) -> Any | None:
+    """The model version holding ``alias``, or None."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return _client().get_model_version_by_alias(registered_name, alias)
+    except MlflowException:
+        return None
+
+
+def run_metrics(run_id: str) -> dict[str, float]:
+    """The metrics logged in run ``run_id``."""
+    return dict(_client().get_run(run_id).data.metrics)
+
+
+def promote(
+    registered_name: str,
+    version: str,
+    metrics: Mapping[str, float],
+    metric: str,
+    higher_is_better: bool,
+    champion_value: float | None = None,
+) -> PromotionDecision:
+    """Make ``version`` the champion when it beats the champion's ``metric`` on the same backtest.
+
+    ``champion_value`` is the current champion scored by the caller on the very backtest that
+    produced ``metrics``; when omitted, the value logged on the champion's own run is used.
+    Without a champion the new version wins.
+    """
+    client = _client()
+    value = float(metrics[metric])
+    champion = alias_version(registered_name, CHAMPION)
+    if champion is not None and champion_value is None and champion.run_id:
+        champion_value = run_metrics(champion.run_id).get(metric)
+    if champion is None or champion_value is None:
+        beats, reason = True, "no champion yet"
+    else:
+        beats = value > champion_value if higher_is_better else value < champion_value
+        direction = "higher" if higher_is_better else "lower"
+        comparison = "beats" if beats else "does not beat"
+        reason = (
+            f"{metric} {value:.4f} {comparison} champion v{champion.version} "
+            f"({champion_value:.4f}; {direction} is better)"
+        )
+    alias = CHAMPION if beats else CHALLENGER
+    client.set_registered_model_alias(registered_name, alias, version)
+    client.set_model_version_tag(registered_name, version, "promotion", reason)
+    return PromotionDecision(registered_name, version, alias, reason, metric, value, champion_value)
+
+
+def load_bundle(registered_name: str, alias: str = CHAMPION) -> tuple[Any, dict[str, Any]]:
+    """Load ``models:/<name>@<alias>``; return the unwrapped bundle and its version facts."""
+    import mlflow.pyfunc
+
+    version = alias_version(registered_name, alias)
+    if version is None:
+        raise UserInputError(
+            f"no model {registered_name!r} with alias @{alias} in {_tracking_uri()}: "
+            "run `clientcast train` first"
+        )
+    model = mlflow.pyfunc.load_model(f"models:/{registered_name}@{alias}")
+    bundle = model.unwrap_python_model().bundle
+    run_metrics_logged = run_metrics(version.run_id) if version.run_id else {}
+    info = {
+        "name": registered_name,
+        "version": str(version.version),
+        "alias": alias,
+        "run_id": version.run_id,
+        "created_at_ms": version.creation_timestamp,
+        "metrics": run_metrics_logged,
+    }
+    return bundle, info
+
+
+def _tracking_uri() -> str:
+    import mlflow
+
+    return mlflow.get_tracking_uri()
+
+
+def optuna_callback(metric_name: str) -> Any:
+    """An Optuna callback logging each trial as a nested run of the active MLflow run."""
+    import mlflow
+    from optuna_integration.mlflow import MLflowCallback
+
+    return MLflowCallback(
+        tracking_uri=mlflow.get_tracking_uri(),
+        metric_name=metric_name,
+        create_experiment=False,
+        mlflow_kwargs={"nested": True},
+    )
