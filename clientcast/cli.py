@@ -11,6 +11,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -31,7 +32,7 @@ out = Console()
 
 DataOption = Annotated[
     Path | None,
-    typer.Option("--data", help="History folder [default: data/maison, the demo maison]."),
+    typer.Option("--data", help="History folder (default: data/maison, the demo maison)."),
 ]
 AsOfOption = Annotated[
     str | None,
@@ -85,7 +86,7 @@ def generate(
     years: Annotated[float, typer.Option(min=0.5, max=20, help="Years of history.")] = 3.0,
     seed: Annotated[int, typer.Option(help="Random seed; same seed, same maison.")] = 7,
     end: Annotated[
-        str | None, typer.Option(help="Last day of history (ISO) [default: fixed demo date].")
+        str | None, typer.Option(help="Last day of history (ISO) (default: fixed demo date).")
     ] = None,
 ) -> None:
     """Generate a synthetic luxury maison that follows the data contract."""
@@ -117,6 +118,175 @@ def validate(
         out.print(report.render())
         if not report.ok:
             raise typer.Exit(2)
+
+
+class ModelFamily(StrEnum):
+    """The model families `train`, `tune` and `backtest` work on."""
+
+    next_purchase = "next-purchase"
+    footfall = "footfall"
+
+
+class TrainTarget(StrEnum):
+    """What `train` fits: one family or both."""
+
+    next_purchase = "next-purchase"
+    footfall = "footfall"
+    all = "all"
+
+
+class Benchmark(StrEnum):
+    """The public benchmarks."""
+
+    cdnow = "cdnow"
+    auckland = "auckland"
+
+
+@app.command()
+def features(
+    data: DataOption = None,
+    as_of: AsOfOption = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Snapshot root (default: snapshots/).")
+    ] = None,
+) -> None:
+    """Write the online snapshot: the latest client and boutique features."""
+    with command_errors():
+        from features.snapshot import write_snapshot
+
+        settings = load_settings(data_dir=data, snapshot_dir=out_dir)
+        info = write_snapshot(
+            settings.data_dir,
+            parse_date(as_of, "--as-of"),
+            settings.snapshot_dir,
+            settings.reference_currency,
+        )
+        out.print(info)
+
+
+@app.command()
+def train(
+    target: Annotated[TrainTarget, typer.Argument(help="Which models to train.")] = TrainTarget.all,
+    data: DataOption = None,
+    as_of: AsOfOption = None,
+) -> None:
+    """Build training frames, fit, backtest against the baselines, register in MLflow."""
+    with command_errors():
+        settings = settings_for(data)
+        cutoff = parse_date(as_of, "--as-of")
+        configure_tracking(settings)
+        if target in (TrainTarget.next_purchase, TrainTarget.all):
+            from training.next_purchase.pipeline import train_next_purchase
+
+            out.print(train_next_purchase(settings, cutoff))
+        if target in (TrainTarget.footfall, TrainTarget.all):
+            from training.footfall.pipeline import train_footfall
+
+            out.print(train_footfall(settings, cutoff))
+
+
+@app.command()
+def tune(
+    family: Annotated[ModelFamily, typer.Argument(help="Which model family to tune.")],
+    trials: Annotated[int, typer.Option(min=1, max=1000, help="Number of Optuna trials.")] = 20,
+    data: DataOption = None,
+) -> None:
+    """Tune a model family with Optuna (TPE, pruning); `train` then uses the best parameters."""
+    with command_errors():
+        settings = settings_for(data)
+        configure_tracking(settings)
+        if family is ModelFamily.next_purchase:
+            from training.next_purchase.pipeline import tune_next_purchase as run
+        else:
+            from training.footfall.pipeline import tune_footfall as run
+        out.print(run(settings, trials))
+
+
+@app.command()
+def backtest(
+    family: Annotated[ModelFamily, typer.Argument(help="Which model family to backtest.")],
+    data: DataOption = None,
+    as_of: AsOfOption = None,
+) -> None:
+    """Rolling-origin backtest of a model family beside its baselines."""
+    with command_errors():
+        settings = settings_for(data)
+        cutoff = parse_date(as_of, "--as-of")
+        configure_tracking(settings)
+        if family is ModelFamily.next_purchase:
+            from training.next_purchase.pipeline import backtest_next_purchase as run
+        else:
+            from training.footfall.pipeline import backtest_footfall as run
+        out.print(run(settings, cutoff))
+
+
+@app.command()
+def forecast(
+    data: DataOption = None,
+    as_of: AsOfOption = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Forecast root (default: forecasts/).")
+    ] = None,
+    horizon: Annotated[int, typer.Option(min=1, max=56, help="Days of daily footfall.")] = 56,
+) -> None:
+    """Write forecasts for planners: footfall tables, next purchases, call lists, report."""
+    with command_errors():
+        from training.forecasts import write_forecasts
+
+        settings = load_settings(data_dir=data, forecast_dir=out_dir)
+        configure_tracking(settings)
+        out.print(write_forecasts(settings, parse_date(as_of, "--as-of"), horizon_days=horizon))
+
+
+@app.command()
+def serve(
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 3000,
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+) -> None:
+    """Start the BentoML service (champion models and the latest snapshot)."""
+    import os
+    import subprocess
+
+    with command_errors():
+        from serving.startup import check_ready_to_serve
+
+        settings = load_settings()
+        check_ready_to_serve(settings)
+        command = [sys.executable, "-m", "bentoml", "serve", "serving.service:Clientcast"]
+        command += ["--host", host, "--port", str(port)]
+        raise typer.Exit(subprocess.call(command, env=os.environ.copy()))
+
+
+@app.command()
+def benchmark(
+    name: Annotated[Benchmark, typer.Argument(help="Which public benchmark to run.")],
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Also write the results as JSON here.")
+    ] = None,
+) -> None:
+    """Run a public benchmark (CDNOW or Auckland footfall) beside the baselines."""
+    with command_errors():
+        if name is Benchmark.cdnow:
+            from training.benchmarks.cdnow import run_cdnow_benchmark as run
+        else:
+            from training.benchmarks.auckland import run_auckland_benchmark as run
+        run(json_path)
+
+
+@app.command()
+def demo() -> None:
+    """Generate the demo maison if missing, then run every stage end to end."""
+    with command_errors():
+        from clientcast.demo import run_demo
+
+        run_demo(load_settings(), out)
+
+
+def configure_tracking(settings: Settings) -> None:
+    """Point MLflow at the configured store."""
+    from training.tracking import configure_tracking as configure
+
+    configure(settings.tracking_uri, settings.mlflow_artifact_dir)
 
 
 def main() -> None:

@@ -1,0 +1,100 @@
+"""`clientcast demo`: the whole flow on the built-in synthetic maison, from a clean clone."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+
+from clientcast.settings import Settings
+from features.errors import UserInputError
+
+
+def run_demo(settings: Settings, console: Console) -> list[tuple[str, Path]]:
+    """Generate the maison when missing, validate it, then run every stage; return what it wrote."""
+    from features.synthetic import MaisonConfig, generate_maison
+    from features.validation import validate_history
+
+    written: list[tuple[str, Path]] = []
+    data_dir = settings.data_dir
+    if not data_dir.is_dir():
+        console.rule("[bold]1 · synthetic maison")
+        console.print(generate_maison(data_dir, MaisonConfig(seed=settings.seed)))
+    else:
+        console.print(f"Using the existing maison in [bold]{data_dir}[/]")
+    written.append(("purchase history", data_dir))
+
+    console.rule("[bold]2 · validation")
+    report = validate_history(data_dir, reference_currency=settings.reference_currency)
+    if not report.ok:
+        console.print(report.render())
+        raise UserInputError(f"{data_dir} breaks the data contract: see the report above")
+    console.print(f"{data_dir} follows the data contract.")
+
+    for stage in demo_stages():
+        console.rule(f"[bold]{stage.title}")
+        written.extend(stage.run(settings, console))
+
+    console.print(summary(written))
+    return written
+
+
+@dataclass(frozen=True)
+class DemoStage:
+    """One step of the demo after validation: a title and a function returning what it wrote."""
+
+    title: str
+    run: Callable[[Settings, Console], list[tuple[str, Path]]]
+
+
+def _snapshot(settings: Settings, console: Console) -> list[tuple[str, Path]]:
+    from features.snapshot import write_snapshot
+
+    info = write_snapshot(
+        settings.data_dir, None, settings.snapshot_dir, settings.reference_currency
+    )
+    console.print(info)
+    return [("online snapshot", info.path)]
+
+
+def _train(settings: Settings, console: Console) -> list[tuple[str, Path]]:
+    from training.footfall.pipeline import train_footfall
+    from training.next_purchase.pipeline import train_next_purchase
+    from training.tracking import configure_tracking
+
+    configure_tracking(settings.tracking_uri, settings.mlflow_artifact_dir)
+    console.print(train_next_purchase(settings, None))
+    console.print(train_footfall(settings, None))
+    return [("MLflow store", Path("mlruns.db")), ("MLflow artifacts", settings.mlflow_artifact_dir)]
+
+
+def _forecast(settings: Settings, console: Console) -> list[tuple[str, Path]]:
+    from training.forecasts import write_forecasts
+
+    result = write_forecasts(settings, None)
+    console.print(result)
+    return [("forecasts", result.directory), ("report", result.report)]
+
+
+def demo_stages() -> list[DemoStage]:
+    """The stages after validation, in order."""
+    return [
+        DemoStage("3 · features and online snapshot", _snapshot),
+        DemoStage("4 · training, backtests and registration", _train),
+        DemoStage("5 · forecasts, call lists and report", _forecast),
+    ]
+
+
+def summary(written: list[tuple[str, Path]]) -> Panel:
+    """The closing panel: what was written and what to run next."""
+    table = Table.grid(padding=(0, 2))
+    for label, path in written:
+        table.add_row(label, str(path))
+    table.add_row("", "")
+    table.add_row("next", "clientcast serve")
+    table.add_row("", "mlflow ui --backend-store-uri sqlite:///mlruns.db")
+    return Panel(table, title="clientcast demo: done", border_style="green")
