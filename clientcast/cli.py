@@ -114,7 +114,7 @@ def validate(
     with command_errors():
         from features.validation import validate_history
 
-        report = validate_history(data_dir)
+        report = validate_history(data_dir, reference_currency=settings_for().reference_currency)
         out.print(report.render())
         if not report.ok:
             raise typer.Exit(2)
