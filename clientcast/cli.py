@@ -94,6 +94,7 @@ def generate(
         from features.synthetic import MaisonConfig, generate_maison
 
         config_fields: dict[str, object] = {
+            "reference_currency": settings_for().reference_currency,
             "clients": clients,
             "boutiques": boutiques,
             "years": years,
