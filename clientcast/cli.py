@@ -179,7 +179,8 @@ def train(
         if target in (TrainTarget.next_purchase, TrainTarget.all):
             from training.next_purchase.pipeline import train_next_purchase
 
-            out.print(train_next_purchase(settings, cutoff))
+            report = train_next_purchase(settings, cutoff)
+            out.print(report)
         if target in (TrainTarget.footfall, TrainTarget.all):
             from training.footfall.pipeline import train_footfall
 
@@ -218,7 +219,7 @@ def backtest(
             from training.next_purchase.pipeline import backtest_next_purchase as run
         else:
             from training.footfall.pipeline import backtest_footfall as run
-        out.print(run(settings, cutoff))
+        out.print(run(settings, as_of=cutoff))
 
 
 @app.command()
@@ -268,10 +269,13 @@ def benchmark(
     """Run a public benchmark (CDNOW or Auckland footfall) beside the baselines."""
     with command_errors():
         if name is Benchmark.cdnow:
-            from training.benchmarks.cdnow import run_cdnow_benchmark as run
+            from training.benchmarks.cdnow import markdown_table, run_cdnow_benchmark
+
+            out.print(markdown_table(run_cdnow_benchmark(json_path)))
         else:
-            from training.benchmarks.auckland import run_auckland_benchmark as run
-        run(json_path)
+            from training.benchmarks.auckland import run_auckland_benchmark
+
+            out.print(run_auckland_benchmark(json_path))
 
 
 @app.command()

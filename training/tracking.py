@@ -174,7 +174,8 @@ def _bundle_python_model() -> Any:
             bundle_class = getattr(importlib.import_module(module_name), class_name)
             self.bundle = bundle_class.load(Path(context.artifacts["bundle"]))
 
-        def predict(self, context: Any, model_input: Any, params: Any = None) -> Any:
+        # No type hints: MLflow would try to infer a signature from them.
+        def predict(self, context, model_input, params=None):
             return self.bundle.predict_frame(model_input)
 
     return BundleModel()
