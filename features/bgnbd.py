@@ -308,6 +308,8 @@ class BetaGeoModel:
         probability = np.where(
             count > 0, survive_all + np.nan_to_num(drop_at_n), survive_all + dead
         )
+        # Rounding can push a near-certain outcome a few ulps above 1.
+        probability = np.clip(probability, 0.0, 1.0)
         # A zero horizon: no purchase for sure.
         return np.where(horizon > 0, probability, (count == 0).astype(np.float64))
 
