@@ -26,7 +26,7 @@ from rich.console import Group
 from rich.table import Table
 
 from features.errors import UserInputError
-from features.history import PurchaseHistory
+from features.history import PurchaseHistory, load_history
 from training import tracking
 from training.metrics.next_purchase import classification_metrics
 from training.next_purchase.backtest import ModelPredictions, predict_cutoff, score_predictions
@@ -44,6 +44,7 @@ from training.next_purchase.models import (
     fit_heads,
     fit_purchase_booster,
 )
+from training.next_purchase.reasons import catalogue_templates
 from training.next_purchase.search_space import booster_params, booster_space
 
 Progress = Callable[[str], None]
@@ -208,12 +209,6 @@ def fit_recipe(
             else None
         ),
     )
-
-
-def _templates() -> dict[str, str]:
-    from training.next_purchase.reasons import catalogue_templates
-
-    return catalogue_templates()
 
 
 def _occasions(history: PurchaseHistory, reference_currency: str, end: date) -> pl.LazyFrame:
@@ -428,8 +423,6 @@ def train_next_purchase(
     the last transaction. The booster parameters are the best of the Optuna study when one has
     run (``clientcast tune next-purchase``), else the defaults of :mod:`.search_space`.
     """
-    from features.history import load_history
-
     started = time.perf_counter()
     options = options or RecipeOptions()
     history = load_history(settings.data_dir)
@@ -437,7 +430,9 @@ def train_next_purchase(
     params = _tuned_params(settings, options)
     boosting = boosting_settings(options, params, settings.seed)
     metadata = {"reference_currency": settings.reference_currency, "params": params}
-    bundle, backtest, predictions = fit_bundle(data, boosting, _templates(), metadata, progress)
+    bundle, backtest, predictions = fit_bundle(
+        data, boosting, catalogue_templates(), metadata, progress
+    )
 
     tracking.configure_tracking(settings.tracking_uri, settings.mlflow_artifact_dir)
     test_frame = data.frames[data.layout.test]
@@ -501,8 +496,6 @@ def backtest_next_purchase(
     test windows do not overlap). Every origin refits the recipe on its own training cutoffs.
     Nothing is logged or registered.
     """
-    from features.history import load_history
-
     options = options or RecipeOptions()
     step = origin_step_days or options.horizon_days
     history = load_history(data_dir or settings.data_dir)
@@ -575,7 +568,6 @@ def tune_next_purchase(
     import optuna
     from optuna_integration import LightGBMPruningCallback
 
-    from features.history import load_history
     from training.tuning import run_study
 
     if trials < 1:
