@@ -1,0 +1,339 @@
+"""The request path without HTTP: scoring by id, footfall windows, state swaps, reload notices,
+and the fail-fast check of ``clientcast serve``."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from features.errors import UserInputError
+from serving.errors import RequestRejected
+from serving.footfall import FootfallForecasts
+from serving.reload import ReloadNotice
+from serving.scoring import NextPurchaseScorer
+from serving.startup import check_ready_to_serve, sqlite_store_path
+from serving.state import StateSlot
+
+AS_OF = date(2026, 7, 1)
+
+
+class LinearHeads:
+    """Heads whose predictions are simple functions of the first feature: easy to check."""
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+
+    def predict_matrix(self, features: np.ndarray, num_threads: int = 0) -> dict:
+        self.calls.append(num_threads)
+        x = features[:, 0]
+        division = np.column_stack([x, 2 * x, np.full_like(x, 0.5), np.zeros_like(x)])
+        return {
+            "p_buy_30d": x / 20,
+            "p_buy_90d": x / 10,
+            "expected_spend_90d": 100 * x,
+            "division": division / division.sum(axis=1, keepdims=True),
+            "days_to_next_p10": x,
+            "days_to_next_p50": 2 * x,
+            "days_to_next_p90": 3 * x,
+        }
+
+
+@pytest.fixture
+def scorer() -> NextPurchaseScorer:
+    matrix = np.ascontiguousarray(np.array([[1.0, 0.0], [2.0, 0.0], [3.0, 0.0]]))
+    return NextPurchaseScorer(
+        heads=LinearHeads(),
+        division_classes=("shoes", "watches", "jewellery", "accessories"),
+        matrix=matrix,
+        client_rows={"c1": 0, "c2": 1, "c3": 2},
+        reasons=(("first",), (), ("third", "again")),
+        currency="EUR",
+        snapshot_date=AS_OF,
+        model_version="7",
+    )
+
+
+def test_scores_known_ids_in_request_order_and_answers_unknown_ones(
+    scorer: NextPurchaseScorer,
+) -> None:
+    items = scorer.score(["c3", "nobody", "c1", "c3"])
+    assert [item.client_id for item in items] == ["c3", "nobody", "c1", "c3"]
+    assert [item.status for item in items] == ["ok", "unknown_client", "ok", "ok"]
+    third = items[0]
+    assert third.p_buy_90d == pytest.approx(0.3)
+    assert third.expected_spend_90d == pytest.approx(300.0)
+    assert third.currency == "EUR"
+    assert third.days_to_next_purchase is not None
+    assert third.days_to_next_purchase.p50 == pytest.approx(6.0)
+    assert [d.division for d in third.top_divisions] == ["watches", "shoes", "jewellery"]
+    probabilities = [d.probability for d in third.top_divisions]
+    assert probabilities == sorted(probabilities, reverse=True)
+    assert third.reasons == ["third", "again"]
+    assert (third.snapshot_date, third.model_version) == (AS_OF, "7")
+    unknown = items[1]
+    assert unknown.p_buy_30d is None and unknown.top_divisions == [] and unknown.reasons == []
+    assert scorer.heads.calls == [1]  # one booster call per batch, one thread
+
+
+def test_a_batch_of_unknown_ids_never_reaches_the_model(scorer: NextPurchaseScorer) -> None:
+    items = scorer.score(["x", "y"])
+    assert [item.status for item in items] == ["unknown_client"] * 2
+    assert scorer.heads.calls == []
+
+
+@pytest.fixture
+def forecasts() -> FootfallForecasts:
+    days = [AS_OF + timedelta(days=offset) for offset in range(56)]
+    hours = [datetime(2026, 7, 1) + timedelta(hours=offset) for offset in range(14 * 24)]
+    daily = pl.DataFrame(
+        {
+            "boutique_id": ["B1"] * 56,
+            "date": days,
+            "p10": [8.0] * 56,
+            "p50": [float(d.day) for d in days],
+            "p90": [12.0] * 56,
+        }
+    )
+    hourly = pl.DataFrame(
+        {
+            "boutique_id": ["B1"] * len(hours),
+            "hour_start": hours,
+            "p10": 1.0,
+            "p50": [float(h.hour) for h in hours],
+            "p90": 3.0,
+        }
+    )
+    timezones = {"B1": "Europe/Paris", "B9": "Asia/Tokyo"}
+    return FootfallForecasts.build(daily, hourly, timezones, AS_OF, "3")
+
+
+def test_a_daily_window_is_a_slice_of_the_precomputed_forecast(
+    forecasts: FootfallForecasts,
+) -> None:
+    answer = forecasts.window("B1", date(2026, 7, 10), 3, "daily")
+    assert [p.start.date() for p in answer.periods] == [
+        date(2026, 7, 10),
+        date(2026, 7, 11),
+        date(2026, 7, 12),
+    ]
+    assert [p.p50 for p in answer.periods] == [10.0, 11.0, 12.0]
+    assert (answer.timezone, answer.model_version, answer.granularity) == (
+        "Europe/Paris",
+        "3",
+        "daily",
+    )
+
+
+def test_an_hourly_window_has_24_periods_a_day(forecasts: FootfallForecasts) -> None:
+    answer = forecasts.window("B1", date(2026, 7, 14), 1, "hourly")
+    assert len(answer.periods) == 24
+    assert answer.periods[0].start == datetime(2026, 7, 14, 0)
+    assert answer.periods[13].p50 == 13.0
+
+
+@pytest.mark.parametrize(
+    ("boutique", "start", "days", "granularity", "field", "status"),
+    [
+        ("B404", date(2026, 7, 2), 3, "daily", "boutique_id", 404),
+        ("B9", date(2026, 7, 2), 3, "daily", "boutique_id", 404),
+        ("B1", date(2026, 6, 30), 3, "daily", "start", 400),
+        ("B1", date(2026, 8, 26), 1, "daily", "start", 400),
+        ("B1", date(2026, 8, 20), 7, "daily", "days", 400),
+        ("B1", date(2026, 7, 1), 15, "hourly", "days", 400),
+        ("B1", date(2026, 7, 15), 1, "hourly", "start", 400),
+    ],
+)
+def test_out_of_range_windows_name_the_field(
+    forecasts: FootfallForecasts,
+    boutique: str,
+    start: date,
+    days: int,
+    granularity: str,
+    field: str,
+    status: int,
+) -> None:
+    with pytest.raises(RequestRejected) as rejected:
+        forecasts.window(boutique, start, days, granularity)  # type: ignore[arg-type]
+    assert rejected.value.field == field
+    assert rejected.value.status_code == status
+    assert str(rejected.value).startswith(f"{field}: ")
+
+
+def test_the_last_days_of_the_range_are_served(forecasts: FootfallForecasts) -> None:
+    assert len(forecasts.window("B1", date(2026, 8, 20), 6, "daily").periods) == 6
+    assert len(forecasts.window("B1", date(2026, 7, 14), 1, "hourly").periods) == 24
+
+
+def test_a_swap_leaves_the_previous_state_to_the_requests_holding_it() -> None:
+    slot = StateSlot("old")  # type: ignore[arg-type]
+    held = slot.current
+    previous, current = slot.replace(lambda: "new")  # type: ignore[arg-type,return-value]
+    assert (held, previous, current, slot.current) == ("old", "old", "new", "new")
+
+    def failing() -> str:
+        raise UserInputError("no champion")
+
+    with pytest.raises(UserInputError):
+        slot.replace(failing)  # type: ignore[arg-type]
+    assert slot.current == "new"
+
+
+def test_a_published_notice_reloads_the_other_workers_only(tmp_path: Path) -> None:
+    path = tmp_path / ".serving-reload"
+    first, second = ReloadNotice(path), ReloadNotice(path)
+    assert not first.changed() and not second.changed()
+    assert first.publish()
+    assert not first.changed()  # the publisher already reloaded
+    assert second.changed()
+    assert not second.changed()  # acknowledged once
+
+
+def test_the_watcher_reloads_when_another_worker_publishes(tmp_path: Path) -> None:
+    path = tmp_path / ".serving-reload"
+    watcher, publisher = ReloadNotice(path), ReloadNotice(path)
+    reloaded = threading.Event()
+    stop = threading.Event()
+    thread = watcher.watch(reloaded.set, stop, every=0.01)
+    publisher.publish()
+    assert reloaded.wait(5)
+    stop.set()
+    thread.join(5)
+    assert not thread.is_alive()
+
+
+def test_an_unwritable_notice_is_reported_not_raised(tmp_path: Path) -> None:
+    notice = ReloadNotice(tmp_path / "missing-folder" / ".serving-reload")
+    assert notice.publish() is False
+
+
+class Settings:
+    """The fields ``check_ready_to_serve`` reads."""
+
+    def __init__(self, root: Path) -> None:
+        self.tracking_uri = f"sqlite:///{root / 'mlruns.db'}"
+        self.mlflow_artifact_dir = root / "mlartifacts"
+        self.snapshot_dir = root / "snapshots"
+        self.next_purchase_model = "np-test"
+        self.footfall_model = "ff-test"
+
+
+def test_serving_without_models_or_snapshot_fails_fast_naming_both(tmp_path: Path) -> None:
+    with pytest.raises(UserInputError) as error:
+        check_ready_to_serve(Settings(tmp_path))
+    message = str(error.value)
+    assert "no MLflow store at" in message and "clientcast train" in message
+    assert "no snapshot in" in message and "clientcast features" in message
+    assert not (tmp_path / "mlruns.db").exists()  # the check creates no empty store
+
+
+def test_the_command_line_exits_2_with_the_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from clientcast.cli import app
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlruns.db'}")
+    monkeypatch.setenv("CLIENTCAST_SNAPSHOT_DIR", str(tmp_path / "snapshots"))
+    result = CliRunner().invoke(app, ["serve", "--port", "3999"])
+    assert result.exit_code == 2
+    assert "cannot serve" in result.output
+
+
+def test_only_sqlite_stores_are_checked_for_a_file() -> None:
+    assert sqlite_store_path("sqlite:///mlruns.db") == Path("mlruns.db")
+    assert sqlite_store_path("http://mlflow:5000") is None
+
+
+def test_a_snapshot_whose_history_folder_is_gone_cannot_serve_call_lists(tmp_path: Path) -> None:
+    from serving.startup import client_directory_problems
+
+    snapshot = tmp_path / "2026-07-01_x"
+    snapshot.mkdir()
+    manifest = {"data_dir": str(tmp_path / "gone"), "columns": {"clients": ["client_id"]}}
+    (snapshot / "manifest.json").write_text(json.dumps(manifest))
+    (problem,) = client_directory_problems(snapshot)
+    assert "rerun `clientcast features`" in problem
+    (tmp_path / "gone").mkdir()
+    pl.DataFrame({"client_id": ["a"]}).write_parquet(tmp_path / "gone" / "clients.parquet")
+    assert client_directory_problems(snapshot) == []
+    manifest["columns"]["clients"].append("home_boutique_id")
+    manifest["data_dir"] = None
+    (snapshot / "manifest.json").write_text(json.dumps(manifest))
+    assert client_directory_problems(snapshot) == []
+
+
+class Booster:
+    def __init__(self, names: list[str]) -> None:
+        self.names = names
+
+    def feature_name(self) -> list[str]:
+        return self.names
+
+
+def test_boosters_reading_another_column_order_are_refused() -> None:
+    from types import SimpleNamespace
+
+    heads = SimpleNamespace(boosters={"p_buy_90d": Booster(["b", "a"])})
+    bundle = SimpleNamespace(spec=SimpleNamespace(names=("a", "b")), production=heads)
+    clients = pl.DataFrame({"client_id": ["c1"], "a": [1.0], "b": [2.0]})
+    reasons = pl.Series([["a reason"]])
+    with pytest.raises(ValueError, match="p_buy_90d"):
+        NextPurchaseScorer.build(bundle, clients, {"c1": 0}, reasons, "EUR", AS_OF, "1")
+
+
+class CountingBundle:
+    """A bundle stand-in counting its (expensive) explain calls."""
+
+    def __init__(self) -> None:
+        self.explained = 0
+
+    def predict(self, clients: pl.DataFrame) -> pl.DataFrame:
+        return clients.select("client_id", p_buy_90d=pl.col("x") / 10)
+
+    def explain(self, clients: pl.DataFrame, top_k: int = 3) -> pl.DataFrame:
+        self.explained += 1
+        assert clients.schema["kind"] == pl.String  # enums are explained as text
+        return pl.DataFrame(
+            {"client_id": ["b", "a", "b"], "rank": [2, 1, 1], "reason": ["b2", "a1", "b1"]}
+        )
+
+
+def test_client_scores_are_computed_once_per_champion_and_snapshot(tmp_path: Path) -> None:
+    from serving.client_scores import client_scores, scores_path
+
+    snapshot = tmp_path / "snapshots" / "2026-07-01_x"
+    snapshot.mkdir(parents=True)
+    kinds = pl.Enum(["new", "old"])
+    clients = pl.DataFrame(
+        {"client_id": ["a", "b", "c"], "x": [1.0, 2.0, 3.0], "kind": ["new", "old", "new"]},
+        schema_overrides={"kind": kinds},
+    )
+    bundle = CountingBundle()
+    info = {"name": "np", "version": "4"}
+    first = client_scores(bundle, info, snapshot, clients)
+    assert first.get_column("reasons").to_list() == [["a1"], ["b1", "b2"], []]
+    assert first.get_column("client_id").to_list() == ["a", "b", "c"]
+    assert scores_path(snapshot, "np", "4").is_file()
+    again = client_scores(bundle, info, snapshot, clients)
+    assert again.equals(first) and bundle.explained == 1
+    client_scores(bundle, {"name": "np", "version": "5"}, snapshot, clients)
+    assert bundle.explained == 2  # a new champion is explained anew
+    client_scores(bundle, info, snapshot, clients.head(2))
+    assert bundle.explained == 3  # a cache that does not match the clients is not trusted
+
+
+def test_an_unwritable_cache_only_costs_the_computation(tmp_path: Path) -> None:
+    from serving.client_scores import CACHE_FOLDER, client_scores
+
+    snapshot = tmp_path / "2026-07-01_x"
+    snapshot.mkdir()
+    (tmp_path / CACHE_FOLDER).write_text("a file where the cache folder should be")
+    clients = pl.DataFrame({"client_id": ["a"], "x": [1.0], "kind": ["new"]})
+    scores = client_scores(CountingBundle(), {"name": "np", "version": "1"}, snapshot, clients)
+    assert scores.height == 1
