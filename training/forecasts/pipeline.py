@@ -1,0 +1,211 @@
+"""``clientcast forecast``: the champion models' forecasts as tables, call lists and a report.
+
+:func:`write_forecasts` computes everything at the as-of date (features strictly before it) and
+writes, under ``settings.forecast_dir / <as-of date>/``::
+
+    footfall_daily.parquet / .csv    P10/P50/P90 visitors per boutique and local date
+    footfall_hourly.parquet / .csv   the same per local hour, next 14 days
+    next_purchase.parquet            per client: probabilities, spend, division, reasons
+    call_lists.csv                   per boutique: the opted-in clients to contact this week
+    report.html                      the planners' report, self-contained
+
+The folder is written in a temporary sibling and renamed into place at the end, so a failed run
+leaves the previous forecasts of that date untouched.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.table import Table
+
+from features.errors import UserInputError
+from features.history import PurchaseHistory, load_history
+from training.forecasts import accuracy, tables
+from training.forecasts.publish import staged_directory
+from training.forecasts.report import ReportInputs, write_report
+
+MAX_HORIZON_DAYS = 56
+REPORT = "report.html"
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class ForecastResult:
+    """Where the forecasts went and what they hold."""
+
+    directory: Path
+    report: Path
+    as_of: date
+    horizon_days: int
+    rows: dict[str, int]
+    models: tuple[str, ...]
+    seconds: float
+    notes: tuple[str, ...] = field(default=())
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        table = Table(
+            title=f"forecasts as of {self.as_of} ({self.horizon_days} days of daily footfall)",
+            title_justify="left",
+        )
+        table.add_column("file")
+        table.add_column("rows", justify="right")
+        for name, count in self.rows.items():
+            table.add_row(name, f"{count:,}")
+        yield table
+        for model in self.models:
+            yield f"model: {model}"
+        for note in self.notes:
+            yield f"[yellow]note:[/] {note}"
+        yield f"forecasts written to [bold]{self.directory}[/] in {self.seconds:.0f} s"
+        yield f"report: [bold]{self.report}[/]"
+
+
+def _progress(progress: Progress | None, message: str) -> None:
+    if progress is not None:
+        progress(message)
+
+
+def checked_horizon(horizon_days: int) -> int:
+    """``horizon_days`` when it is a whole number of days in [1, 56]."""
+    valid = isinstance(horizon_days, int) and not isinstance(horizon_days, bool)
+    if not valid or not 1 <= horizon_days <= MAX_HORIZON_DAYS:
+        raise UserInputError(
+            f"--horizon must be a whole number of days between 1 and {MAX_HORIZON_DAYS}, "
+            f"got {horizon_days!r}"
+        )
+    return horizon_days
+
+
+def model_label(kind: str, info: dict[str, Any]) -> str:
+    """'footfall: clientcast-footfall v3 (@champion)' for the report and the summary."""
+    return f"{kind}: {info['name']} v{info['version']} (@{info['alias']})"
+
+
+def client_table(history: PurchaseHistory) -> pl.DataFrame:
+    """client_id, home_boutique_id and contact_opt_in: all the call-list rules need."""
+    return history.clients.select("client_id", "home_boutique_id", "contact_opt_in").collect()
+
+
+def write_forecasts(
+    settings: Any,
+    as_of: date | None = None,
+    horizon_days: int = MAX_HORIZON_DAYS,
+    *,
+    progress: Progress | None = None,
+) -> ForecastResult:
+    """Forecast footfall and next purchases at ``as_of`` with the champions; write the tables,
+    call lists and report atomically under ``settings.forecast_dir / <as-of>``.
+
+    ``settings`` is :class:`clientcast.settings.Settings`; ``as_of`` None means the day after the
+    last transaction or footfall hour. Raises UserInputError when a model is not trained yet.
+    """
+    from features.client_features import client_features
+    from features.footfall_series import daily_footfall
+    from features.snapshot import default_as_of
+    from training.footfall.forecast import forecast_tables
+    from training.tracking import configure_tracking, load_bundle
+
+    started = time.perf_counter()
+    horizon_days = checked_horizon(horizon_days)
+    history = load_history(settings.data_dir)
+    as_of = as_of or default_as_of(history)
+    _progress(progress, "loading the champion models")
+    configure_tracking(settings.tracking_uri, settings.mlflow_artifact_dir)
+    purchase_model, purchase_info = load_bundle(settings.next_purchase_model)
+    footfall_model, footfall_info = load_bundle(settings.footfall_model)
+    models = (model_label("clients", purchase_info), model_label("footfall", footfall_info))
+
+    boutiques = history.boutiques.collect()
+    last_day = as_of + timedelta(days=horizon_days - 1)
+
+    _progress(progress, f"forecasting footfall from {as_of}")
+    daily_forecast, hourly_forecast = forecast_tables(footfall_model, history, as_of, horizon_days)
+
+    _progress(progress, f"scoring clients as of {as_of}")
+    clients = client_table(history)
+    # Category values as text: the reasons quote them ("last bought leather goods").
+    features = (
+        client_features(history, as_of, settings.reference_currency)
+        .with_columns(pl.col(pl.Categorical, pl.Enum).cast(pl.String))
+        .collect()
+    )
+    next_purchase = tables.next_purchase_table(
+        purchase_model.predict(features), purchase_model.explain(features), clients
+    )
+    call_list = tables.call_list_table(next_purchase, clients, daily_forecast, as_of)
+
+    _progress(progress, "comparing with last year and the calendar")
+    observed_daily = daily_footfall(history, before=as_of).collect()
+    markers = tables.forecast_markers(history, boutiques, as_of, last_day)
+    last_year = tables.last_year_visitors(observed_daily, daily_forecast)
+    footfall_daily = tables.footfall_daily_table(daily_forecast, boutiques, last_year, markers)
+    footfall_hourly = tables.footfall_hourly_table(hourly_forecast, boutiques)
+    division_columns = [
+        column for column in next_purchase.columns if column.startswith("p_division_")
+    ]
+    overview, division_spend = tables.maison_overview(
+        daily_forecast,
+        next_purchase,
+        boutiques,
+        purchase_model.division_classes,
+        division_columns,
+    )
+
+    _progress(progress, "checking the last forecasts against what happened")
+    checked = accuracy.forecast_accuracy(
+        settings,
+        history,
+        as_of,
+        purchase_model,
+        footfall_model,
+        footfall_info.get("run_id"),
+        observed_daily,
+    )
+
+    directory = Path(settings.forecast_dir) / as_of.isoformat()
+    _progress(progress, f"writing {directory}")
+    inputs = ReportInputs(
+        as_of=as_of,
+        created_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        reference_currency=settings.reference_currency,
+        horizon_days=horizon_days,
+        boutiques=boutiques.select("boutique_id", "city", "country", "format"),
+        daily=daily_forecast,
+        hourly=hourly_forecast.select("boutique_id", "date", "hour", "p50"),
+        last_year=last_year,
+        markers=markers,
+        overview=overview,
+        division_spend=division_spend,
+        accuracy=checked,
+        models=models,
+    )
+    rows = {
+        "footfall_daily": footfall_daily.height,
+        "footfall_hourly": footfall_hourly.height,
+        "next_purchase": next_purchase.height,
+        "call_lists": call_list.height,
+    }
+    with staged_directory(directory) as staging:
+        tables.write_table(footfall_daily, staging, "footfall_daily")
+        tables.write_table(footfall_hourly, staging, "footfall_hourly")
+        tables.write_table(next_purchase, staging, "next_purchase", csv=False)
+        tables.write_csv(call_list, staging / "call_lists.csv")
+        write_report(inputs, staging / REPORT)
+    return ForecastResult(
+        directory=directory,
+        report=directory / REPORT,
+        as_of=as_of,
+        horizon_days=horizon_days,
+        rows=rows,
+        models=models,
+        seconds=time.perf_counter() - started,
+        notes=checked.notes,
+    )
