@@ -62,19 +62,30 @@ def _snapshot(settings: Settings, console: Console) -> list[tuple[str, Path]]:
 
 
 def _train(settings: Settings, console: Console) -> list[tuple[str, Path]]:
+    from training.footfall.pipeline import train_footfall
     from training.next_purchase.pipeline import train_next_purchase
     from training.tracking import configure_tracking
 
     configure_tracking(settings.tracking_uri, settings.mlflow_artifact_dir)
     console.print(train_next_purchase(settings, None))
+    console.print(train_footfall(settings, None))
     return [("MLflow store", Path("mlruns.db")), ("MLflow artifacts", settings.mlflow_artifact_dir)]
+
+
+def _forecast(settings: Settings, console: Console) -> list[tuple[str, Path]]:
+    from training.forecasts import write_forecasts
+
+    result = write_forecasts(settings, None)
+    console.print(result)
+    return [("forecasts", result.directory), ("report", result.report)]
 
 
 def demo_stages() -> list[DemoStage]:
     """The stages after validation, in order."""
     return [
         DemoStage("3 · features and online snapshot", _snapshot),
-        DemoStage("4 · next-purchase training, backtest and registration", _train),
+        DemoStage("4 · training, backtests and registration", _train),
+        DemoStage("5 · forecasts, call lists and report", _forecast),
     ]
 
 
@@ -84,5 +95,6 @@ def summary(written: list[tuple[str, Path]]) -> Panel:
     for label, path in written:
         table.add_row(label, str(path))
     table.add_row("", "")
-    table.add_row("next", "mlflow ui --backend-store-uri sqlite:///mlruns.db")
+    table.add_row("next", "clientcast serve")
+    table.add_row("", "mlflow ui --backend-store-uri sqlite:///mlruns.db")
     return Panel(table, title="clientcast demo: done", border_style="green")
