@@ -136,6 +136,13 @@ class TrainTarget(StrEnum):
     all = "all"
 
 
+class ForecastTarget(StrEnum):
+    """What `forecast` writes: everything, or the footfall tables alone."""
+
+    all = "all"
+    footfall = "footfall"
+
+
 class Benchmark(StrEnum):
     """The public benchmarks."""
 
@@ -224,6 +231,10 @@ def backtest(
 
 @app.command()
 def forecast(
+    what: Annotated[
+        ForecastTarget,
+        typer.Argument(help="all: every table and the report; footfall: the footfall tables."),
+    ] = ForecastTarget.all,
     data: DataOption = None,
     as_of: AsOfOption = None,
     out_dir: Annotated[
@@ -231,13 +242,15 @@ def forecast(
     ] = None,
     horizon: Annotated[int, typer.Option(min=1, max=56, help="Days of daily footfall.")] = 56,
 ) -> None:
-    """Write forecasts for planners: footfall tables, next purchases, call lists, report."""
+    """Write forecasts for planners under forecasts/<as-of>/: footfall tables, next purchases,
+    call lists and the report (or, with `footfall`, the footfall tables alone)."""
     with command_errors():
-        from training.forecasts import write_forecasts
+        from training.forecasts import write_footfall_forecasts, write_forecasts
 
         settings = load_settings(data_dir=data, forecast_dir=out_dir)
         configure_tracking(settings)
-        out.print(write_forecasts(settings, parse_date(as_of, "--as-of"), horizon_days=horizon))
+        write = write_footfall_forecasts if what is ForecastTarget.footfall else write_forecasts
+        out.print(write(settings, parse_date(as_of, "--as-of"), horizon_days=horizon))
 
 
 @app.command()

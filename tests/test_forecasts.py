@@ -743,6 +743,33 @@ def test_cli_forecast_writes_a_dated_folder_and_prints_its_paths(
     assert daily["date"].min() == as_of and daily["date"].max() == as_of + timedelta(days=27)
 
 
+def test_cli_forecast_footfall_refreshes_the_footfall_tables_and_keeps_the_rest(
+    setup: ForecastSetup, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in {
+        "CLIENTCAST_MLFLOW_TRACKING_URI": setup.settings.mlflow_tracking_uri,
+        "CLIENTCAST_MLFLOW_ARTIFACT_DIR": str(setup.settings.mlflow_artifact_dir),
+    }.items():
+        monkeypatch.setenv(name, value)
+    as_of = setup.result.as_of
+    directory = tmp_path / as_of.isoformat()
+    shutil.copytree(setup.result.directory, directory)
+    report_before = (directory / "report.html").read_bytes()
+    arguments = ["forecast", "footfall", "--data", str(setup.settings.data_dir)]
+    arguments += ["--as-of", str(as_of), "--out", str(tmp_path), "--horizon", "21"]
+    result = CliRunner().invoke(app, arguments, terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "footfall tables written to" in result.output
+    daily = pl.read_parquet(directory / "footfall_daily.parquet")
+    assert daily["date"].max() == as_of + timedelta(days=20)
+    assert pl.read_csv(directory / "footfall_daily.csv").height == daily.height
+    hourly = pl.read_parquet(directory / "footfall_hourly.parquet")
+    assert hourly["date"].n_unique() == 14
+    assert (directory / "report.html").read_bytes() == report_before
+    assert (directory / "call_lists.csv").is_file()
+    assert not [path for path in tmp_path.iterdir() if path.name.startswith(".")]
+
+
 def test_cli_forecast_without_trained_models_is_a_user_error(
     setup: ForecastSetup, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

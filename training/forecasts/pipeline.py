@@ -15,6 +15,7 @@ leaves the previous forecasts of that date untouched.
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -94,6 +95,112 @@ def client_table(history: PurchaseHistory) -> pl.DataFrame:
     return history.clients.select("client_id", "home_boutique_id", "contact_opt_in").collect()
 
 
+@dataclass(frozen=True)
+class PlannerFootfall:
+    """The footfall forecast at an as-of date, raw and as the planners' two tables."""
+
+    daily_forecast: pl.DataFrame
+    hourly_forecast: pl.DataFrame
+    observed_daily: pl.DataFrame
+    markers: pl.DataFrame
+    last_year: pl.DataFrame
+    daily: pl.DataFrame
+    hourly: pl.DataFrame
+
+    def write(self, directory: Path) -> list[Path]:
+        """Write ``footfall_daily`` and ``footfall_hourly`` (Parquet and CSV) in ``directory``."""
+        return [
+            *tables.write_table(self.daily, directory, "footfall_daily"),
+            *tables.write_table(self.hourly, directory, "footfall_hourly"),
+        ]
+
+
+def planner_footfall(
+    history: PurchaseHistory, footfall_model: Any, as_of: date, horizon_days: int
+) -> PlannerFootfall:
+    """Forecast every open boutique from ``as_of`` and lay it out for planners: local dates,
+    last year's visitors on the same weekday, holidays and events."""
+    from features.footfall_series import daily_footfall
+    from training.footfall.forecast import forecast_tables
+
+    boutiques = history.boutiques.collect()
+    daily_forecast, hourly_forecast = forecast_tables(footfall_model, history, as_of, horizon_days)
+    observed_daily = daily_footfall(history, before=as_of).collect()
+    last_day = as_of + timedelta(days=horizon_days - 1)
+    markers = tables.forecast_markers(history, boutiques, as_of, last_day)
+    last_year = tables.last_year_visitors(observed_daily, daily_forecast)
+    return PlannerFootfall(
+        daily_forecast=daily_forecast,
+        hourly_forecast=hourly_forecast,
+        observed_daily=observed_daily,
+        markers=markers,
+        last_year=last_year,
+        daily=tables.footfall_daily_table(daily_forecast, boutiques, last_year, markers),
+        hourly=tables.footfall_hourly_table(hourly_forecast, boutiques),
+    )
+
+
+@dataclass(frozen=True)
+class FootfallTablesResult:
+    """Where ``clientcast forecast footfall`` wrote the two footfall tables."""
+
+    directory: Path
+    as_of: date
+    horizon_days: int
+    rows: dict[str, int]
+    model: str
+    seconds: float
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        table = Table(
+            title=f"footfall forecast as of {self.as_of} ({self.horizon_days} days daily)",
+            title_justify="left",
+        )
+        table.add_column("file")
+        table.add_column("rows", justify="right")
+        for name, count in self.rows.items():
+            table.add_row(name, f"{count:,}")
+        yield table
+        yield f"model: {self.model}"
+        yield f"footfall tables written to [bold]{self.directory}[/] in {self.seconds:.0f} s"
+
+
+def write_footfall_forecasts(
+    settings: Any,
+    as_of: date | None = None,
+    horizon_days: int = MAX_HORIZON_DAYS,
+) -> FootfallTablesResult:
+    """Forecast footfall only and publish ``footfall_daily`` / ``footfall_hourly`` (Parquet and
+    CSV) under ``settings.forecast_dir / <as-of>``.
+
+    The other files of that folder (from an earlier full ``clientcast forecast``) are carried
+    over; the folder is republished atomically, so readers never see a half-written table.
+    """
+    from features.snapshot import default_as_of
+    from training.tracking import configure_tracking, load_bundle
+
+    started = time.perf_counter()
+    horizon_days = checked_horizon(horizon_days)
+    history = load_history(settings.data_dir)
+    as_of = as_of or default_as_of(history)
+    configure_tracking(settings.tracking_uri, settings.mlflow_artifact_dir)
+    footfall_model, footfall_info = load_bundle(settings.footfall_model)
+    footfall = planner_footfall(history, footfall_model, as_of, horizon_days)
+    directory = Path(settings.forecast_dir) / as_of.isoformat()
+    with staged_directory(directory) as staging:
+        if directory.is_dir():
+            shutil.copytree(directory, staging, dirs_exist_ok=True)
+        footfall.write(staging)
+    return FootfallTablesResult(
+        directory=directory,
+        as_of=as_of,
+        horizon_days=horizon_days,
+        rows={"footfall_daily": footfall.daily.height, "footfall_hourly": footfall.hourly.height},
+        model=model_label("footfall", footfall_info),
+        seconds=time.perf_counter() - started,
+    )
+
+
 def write_forecasts(
     settings: Any,
     as_of: date | None = None,
@@ -108,9 +215,7 @@ def write_forecasts(
     last transaction or footfall hour. Raises UserInputError when a model is not trained yet.
     """
     from features.client_features import client_features
-    from features.footfall_series import daily_footfall
     from features.snapshot import default_as_of
-    from training.footfall.forecast import forecast_tables
     from training.tracking import configure_tracking, load_bundle
 
     started = time.perf_counter()
@@ -124,10 +229,10 @@ def write_forecasts(
     models = (model_label("clients", purchase_info), model_label("footfall", footfall_info))
 
     boutiques = history.boutiques.collect()
-    last_day = as_of + timedelta(days=horizon_days - 1)
 
     _progress(progress, f"forecasting footfall from {as_of}")
-    daily_forecast, hourly_forecast = forecast_tables(footfall_model, history, as_of, horizon_days)
+    footfall = planner_footfall(history, footfall_model, as_of, horizon_days)
+    daily_forecast, hourly_forecast = footfall.daily_forecast, footfall.hourly_forecast
 
     _progress(progress, f"scoring clients as of {as_of}")
     clients = client_table(history)
@@ -143,11 +248,11 @@ def write_forecasts(
     call_list = tables.call_list_table(next_purchase, clients, daily_forecast, as_of)
 
     _progress(progress, "comparing with last year and the calendar")
-    observed_daily = daily_footfall(history, before=as_of).collect()
-    markers = tables.forecast_markers(history, boutiques, as_of, last_day)
-    last_year = tables.last_year_visitors(observed_daily, daily_forecast)
-    footfall_daily = tables.footfall_daily_table(daily_forecast, boutiques, last_year, markers)
-    footfall_hourly = tables.footfall_hourly_table(hourly_forecast, boutiques)
+    observed_daily, markers, last_year = (
+        footfall.observed_daily,
+        footfall.markers,
+        footfall.last_year,
+    )
     division_columns = [
         column for column in next_purchase.columns if column.startswith("p_division_")
     ]
@@ -188,14 +293,13 @@ def write_forecasts(
         models=models,
     )
     rows = {
-        "footfall_daily": footfall_daily.height,
-        "footfall_hourly": footfall_hourly.height,
+        "footfall_daily": footfall.daily.height,
+        "footfall_hourly": footfall.hourly.height,
         "next_purchase": next_purchase.height,
         "call_lists": call_list.height,
     }
     with staged_directory(directory) as staging:
-        tables.write_table(footfall_daily, staging, "footfall_daily")
-        tables.write_table(footfall_hourly, staging, "footfall_hourly")
+        footfall.write(staging)
         tables.write_table(next_purchase, staging, "next_purchase", csv=False)
         tables.write_csv(call_list, staging / "call_lists.csv")
         write_report(inputs, staging / REPORT)
