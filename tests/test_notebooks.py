@@ -8,7 +8,6 @@ small maison chosen through the notebooks' own parameters (environment variables
 from __future__ import annotations
 
 import ast
-import time
 from pathlib import Path
 
 import jupytext
@@ -32,9 +31,6 @@ SMALL_MAISON = {
     "CLIENTCAST_NOTEBOOK_QUICK": "1",
 }
 CELL_TIMEOUT_S = 300
-NOTEBOOK_BUDGET_S = 120
-"""Seconds one notebook may take on the small maison: a failure here means the suite's time
-budget is at risk, not that the notebook is wrong."""
 
 
 def code_cells(name: str) -> list[tuple[list[str], str]]:
@@ -90,9 +86,7 @@ def test_notebook_runs_on_a_small_maison(
         kernel_name="python3",
         resources={"metadata": {"path": str(workdir)}},
     )
-    started = time.perf_counter()
     client.execute()
-    seconds = time.perf_counter() - started
     errors = [
         output
         for cell in notebook.cells
@@ -106,4 +100,3 @@ def test_notebook_runs_on_a_small_maison(
         for output in cell.get("outputs", [])
     )
     assert images >= 1 or name.startswith("05"), "the notebook drew no figure"
-    assert seconds < NOTEBOOK_BUDGET_S, f"{name} took {seconds:.0f} s on a small maison"
