@@ -53,3 +53,33 @@ class Settings(BaseSettings):
 def load_settings(**overrides: object) -> Settings:
     """Build the settings from the environment, then apply non-None command-line overrides."""
     return Settings(**{key: value for key, value in overrides.items() if value is not None})
+
+
+def workspace_settings(root: Path, data_dir: Path | None = None, **overrides: object) -> Settings:
+    """Settings whose every output lives under ``root``: snapshots, forecasts, MLflow and Optuna.
+
+    Notebooks, tests and benchmarks use it to work in one folder of their own; ``data_dir``
+    defaults to ``root / data/maison``.
+    """
+    root = Path(root)
+    paths: dict[str, object] = {
+        "data_dir": data_dir or root / DEFAULT_DATA_DIR,
+        "snapshot_dir": root / "snapshots",
+        "forecast_dir": root / "forecasts",
+        "mlflow_tracking_uri": f"sqlite:///{root / 'mlruns.db'}",
+        "mlflow_artifact_dir": root / "mlartifacts",
+        "optuna_storage": f"sqlite:///{root / 'optuna.db'}",
+    }
+    return load_settings(**{**paths, **overrides})
+
+
+def settings_environment(settings: Settings) -> dict[str, str]:
+    """The ``CLIENTCAST_*`` variables that give another process (the service) these paths."""
+    return {
+        "CLIENTCAST_DATA_DIR": str(settings.data_dir),
+        "CLIENTCAST_SNAPSHOT_DIR": str(settings.snapshot_dir),
+        "CLIENTCAST_FORECAST_DIR": str(settings.forecast_dir),
+        "CLIENTCAST_MLFLOW_TRACKING_URI": settings.mlflow_tracking_uri,
+        "CLIENTCAST_MLFLOW_ARTIFACT_DIR": str(settings.mlflow_artifact_dir),
+        "CLIENTCAST_OPTUNA_STORAGE": settings.optuna_storage,
+    }

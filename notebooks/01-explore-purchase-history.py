@@ -41,21 +41,16 @@ import matplotlib.pyplot as plt
 import polars as pl
 import rich
 
-from clientcast.settings import DEFAULT_DATA_DIR, load_settings
+from clientcast.settings import workspace_settings
 from features.footfall_series import daily_footfall
 from features.history import load_history
 from features.normalise import purchase_occasions
-from features.synthetic import MaisonConfig, generate_maison
+from features.synthetic import MaisonConfig, ensure_maison
 from features.validation import validate_history
 
 config = MaisonConfig(clients=CLIENTS, boutiques=BOUTIQUES, years=YEARS)
-is_demo_size = config == MaisonConfig()
-data_dir = WORKDIR / (
-    DEFAULT_DATA_DIR if is_demo_size else Path("data") / f"maison-{CLIENTS}c-{BOUTIQUES}b-{YEARS}y"
-)
-settings = load_settings(data_dir=data_dir)
-if not data_dir.is_dir():
-    generate_maison(data_dir, config)
+settings = workspace_settings(WORKDIR, data_dir=WORKDIR / "data" / config.folder_name)
+data_dir = ensure_maison(settings.data_dir, config)
 data_dir
 
 # %% [markdown]

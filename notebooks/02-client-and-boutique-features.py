@@ -40,23 +40,17 @@ import matplotlib.pyplot as plt
 import polars as pl
 from polars.testing import assert_frame_equal
 
-from clientcast.settings import DEFAULT_DATA_DIR, load_settings
+from clientcast.settings import workspace_settings
 from features.boutique_features import boutique_daily_features, boutique_hourly_features
 from features.catalogue import feature_catalogue
 from features.client_features import client_features
 from features.history import load_history
 from features.snapshot import OnlineSnapshot, default_as_of, write_snapshot
-from features.synthetic import MaisonConfig, generate_maison
+from features.synthetic import MaisonConfig, ensure_maison
 
 config = MaisonConfig(clients=CLIENTS, boutiques=BOUTIQUES, years=YEARS)
-data_dir = WORKDIR / (
-    DEFAULT_DATA_DIR
-    if config == MaisonConfig()
-    else Path("data") / f"maison-{CLIENTS}c-{BOUTIQUES}b-{YEARS}y"
-)
-settings = load_settings(data_dir=data_dir, snapshot_dir=WORKDIR / "snapshots")
-if not data_dir.is_dir():
-    generate_maison(data_dir, config)
+settings = workspace_settings(WORKDIR, data_dir=WORKDIR / "data" / config.folder_name)
+data_dir = ensure_maison(settings.data_dir, config)
 history = load_history(data_dir)
 as_of = default_as_of(history)
 as_of

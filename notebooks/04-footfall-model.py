@@ -41,9 +41,9 @@ import rich
 from IPython.display import Image, display
 from mlflow import MlflowClient
 
-from clientcast.settings import DEFAULT_DATA_DIR, load_settings
+from clientcast.settings import workspace_settings
 from features.history import load_history
-from features.synthetic import MaisonConfig, generate_maison
+from features.synthetic import MaisonConfig, ensure_maison
 from training import tracking
 from training.footfall import FootfallOptions, backtest_footfall, train_footfall
 from training.footfall.layout import granularity
@@ -51,19 +51,8 @@ from training.footfall.pipeline import resolve_as_of
 from training.footfall.plots import busiest_boutiques, forecast_figure
 
 config = MaisonConfig(clients=CLIENTS, boutiques=BOUTIQUES, years=YEARS)
-data_dir = WORKDIR / (
-    DEFAULT_DATA_DIR
-    if config == MaisonConfig()
-    else Path("data") / f"maison-{CLIENTS}c-{BOUTIQUES}b-{YEARS}y"
-)
-settings = load_settings(
-    data_dir=data_dir,
-    mlflow_tracking_uri=f"sqlite:///{WORKDIR / 'mlruns.db'}",
-    mlflow_artifact_dir=WORKDIR / "mlartifacts",
-    optuna_storage=f"sqlite:///{WORKDIR / 'optuna.db'}",
-)
-if not data_dir.is_dir():
-    generate_maison(data_dir, config)
+settings = workspace_settings(WORKDIR, data_dir=WORKDIR / "data" / config.folder_name)
+data_dir = ensure_maison(settings.data_dir, config)
 tracking.configure_tracking(settings.tracking_uri, settings.mlflow_artifact_dir)
 light = dict(
     daily_origins=1,

@@ -37,30 +37,17 @@ import polars as pl
 import rich
 from mlflow import MlflowClient
 
-from clientcast.settings import DEFAULT_DATA_DIR, load_settings
+from clientcast.settings import settings_environment, workspace_settings
 from features.snapshot import write_snapshot
-from features.synthetic import MaisonConfig, generate_maison
+from features.synthetic import MaisonConfig, ensure_maison
 from training import tracking
 from training.footfall import FootfallOptions, train_footfall
 from training.next_purchase.pipeline import PROMOTION_METRIC, RecipeOptions, train_next_purchase
 
 config = MaisonConfig(clients=CLIENTS, boutiques=BOUTIQUES, years=YEARS)
-data_dir = WORKDIR / (
-    DEFAULT_DATA_DIR
-    if config == MaisonConfig()
-    else Path("data") / f"maison-{CLIENTS}c-{BOUTIQUES}b-{YEARS}y"
-)
-paths = {
-    "CLIENTCAST_DATA_DIR": str(data_dir),
-    "CLIENTCAST_SNAPSHOT_DIR": str(WORKDIR / "snapshots"),
-    "CLIENTCAST_MLFLOW_TRACKING_URI": f"sqlite:///{WORKDIR / 'mlruns.db'}",
-    "CLIENTCAST_MLFLOW_ARTIFACT_DIR": str(WORKDIR / "mlartifacts"),
-    "CLIENTCAST_OPTUNA_STORAGE": f"sqlite:///{WORKDIR / 'optuna.db'}",
-}
-os.environ.update(paths)  # the service reads its settings from the environment, like ours
-settings = load_settings()
-if not data_dir.is_dir():
-    generate_maison(data_dir, config)
+settings = workspace_settings(WORKDIR, data_dir=WORKDIR / "data" / config.folder_name)
+data_dir = ensure_maison(settings.data_dir, config)
+os.environ.update(settings_environment(settings))  # the service reads its settings from there
 tracking.configure_tracking(settings.tracking_uri, settings.mlflow_artifact_dir)
 client = MlflowClient()
 

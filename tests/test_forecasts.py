@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from clientcast.cli import app
-from clientcast.settings import Settings, load_settings
+from clientcast.settings import Settings, workspace_settings
 from features.contract import DIVISIONS, PERSONAL_COLUMN_PATTERNS, TABLES
 from features.history import PurchaseHistory, empty_table
 from training.forecasts import ForecastResult, pipeline, tables, write_forecasts
@@ -539,14 +539,7 @@ class ForecastSetup:
 
 def setup_settings(root: Path) -> Settings:
     """Settings whose every path (data, snapshots, forecasts, MLflow, Optuna) is under root."""
-    return load_settings(
-        data_dir=root / "maison",
-        snapshot_dir=root / "snapshots",
-        forecast_dir=root / "forecasts",
-        mlflow_tracking_uri=f"sqlite:///{root / 'mlruns.db'}",
-        mlflow_artifact_dir=root / "mlartifacts",
-        optuna_storage=f"sqlite:///{root / 'optuna.db'}",
-    )
+    return workspace_settings(root, data_dir=root / "maison")
 
 
 def seed_tuned_footfall_params(storage: str) -> None:

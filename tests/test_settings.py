@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from clientcast.settings import load_settings
+from clientcast.settings import load_settings, settings_environment, workspace_settings
 
 
 def test_defaults_follow_the_design(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -53,3 +53,19 @@ def test_importing_creates_nothing(tmp_path: Path) -> None:
     code = "import clientcast.cli, clientcast.settings, features, training, serving"
     subprocess.run([sys.executable, "-c", code], cwd=tmp_path, check=True)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_workspace_settings_keep_every_output_under_the_root(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    settings = workspace_settings(tmp_path, reference_currency="chf")
+    assert settings.data_dir == tmp_path / "data" / "maison"
+    assert settings.reference_currency == "CHF"
+    for path in (settings.snapshot_dir, settings.forecast_dir, settings.mlflow_artifact_dir):
+        assert path.parent == tmp_path
+    for uri in (settings.tracking_uri, settings.optuna_storage):
+        assert uri.startswith(f"sqlite:///{tmp_path}/")
+    for name, value in settings_environment(settings).items():
+        monkeypatch.setenv(name, value)
+    assert load_settings(reference_currency="CHF") == settings

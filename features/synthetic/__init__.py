@@ -7,7 +7,7 @@ returns, events and daily FX rates.
 """
 
 from features.synthetic.config import MaisonConfig
-from features.synthetic.maison import generate_maison
+from features.synthetic.maison import ensure_maison, generate_maison
 from features.synthetic.summary import GenerationSummary
 
-__all__ = ["GenerationSummary", "MaisonConfig", "generate_maison"]
+__all__ = ["GenerationSummary", "MaisonConfig", "ensure_maison", "generate_maison"]

@@ -47,6 +47,13 @@ class MaisonConfig:
         """First day of history."""
         return self.end - timedelta(days=self.n_days - 1)
 
+    @property
+    def folder_name(self) -> str:
+        """'maison' for the demo maison, else a name that tells the size: 'maison-400c-8b-2y'."""
+        if self == MaisonConfig():
+            return "maison"
+        return f"maison-{self.clients}c-{self.boutiques}b-{self.years:g}y"
+
 
 def config_problems(config: MaisonConfig) -> list[str]:
     """Every rule ``config`` breaks, as messages naming the field and the accepted range."""

@@ -44,6 +44,17 @@ RANDOM_STREAMS: tuple[str, ...] = (
 )
 
 
+def ensure_maison(out_dir: Path, config: MaisonConfig | None = None) -> Path:
+    """``out_dir`` holding a maison: generated from ``config`` when the folder does not exist.
+
+    Notebooks and examples call it so that a second run reuses the maison of the first.
+    """
+    out_dir = Path(out_dir)
+    if not out_dir.is_dir():
+        generate_maison(out_dir, config)
+    return out_dir
+
+
 def generate_maison(
     out_dir: Path,
     config: MaisonConfig | None = None,
