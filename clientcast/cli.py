@@ -19,6 +19,7 @@ import typer
 from rich.console import Console
 
 from clientcast.settings import Settings, load_settings
+from clientcast.steps import step_progress
 
 app = typer.Typer(
     name="clientcast",
@@ -186,12 +187,15 @@ def train(
         if target in (TrainTarget.next_purchase, TrainTarget.all):
             from training.next_purchase.pipeline import train_next_purchase
 
-            report = train_next_purchase(settings, cutoff)
+            with step_progress(console, "next-purchase") as progress:
+                report = train_next_purchase(settings, cutoff, progress=progress)
             out.print(report)
         if target in (TrainTarget.footfall, TrainTarget.all):
             from training.footfall.pipeline import train_footfall
 
-            out.print(train_footfall(settings, cutoff))
+            with step_progress(console, "footfall") as progress:
+                footfall_report = train_footfall(settings, cutoff, progress=progress)
+            out.print(footfall_report)
 
 
 @app.command()
@@ -208,7 +212,9 @@ def tune(
             from training.next_purchase.pipeline import tune_next_purchase as run
         else:
             from training.footfall.pipeline import tune_footfall as run
-        out.print(run(settings, trials))
+        with step_progress(console, f"tune {family.value}") as progress:
+            study = run(settings, trials, progress=progress)
+        out.print(study)
 
 
 @app.command()
@@ -226,7 +232,9 @@ def backtest(
             from training.next_purchase.pipeline import backtest_next_purchase as run
         else:
             from training.footfall.pipeline import backtest_footfall as run
-        out.print(run(settings, as_of=cutoff))
+        with step_progress(console, f"backtest {family.value}") as progress:
+            result = run(settings, as_of=cutoff, progress=progress)
+        out.print(result)
 
 
 @app.command()
@@ -249,8 +257,13 @@ def forecast(
 
         settings = load_settings(data_dir=data, forecast_dir=out_dir)
         configure_tracking(settings)
-        write = write_footfall_forecasts if what is ForecastTarget.footfall else write_forecasts
-        out.print(write(settings, parse_date(as_of, "--as-of"), horizon_days=horizon))
+        cutoff = parse_date(as_of, "--as-of")
+        if what is ForecastTarget.footfall:
+            result = write_footfall_forecasts(settings, cutoff, horizon_days=horizon)
+        else:
+            with step_progress(console, "forecast") as progress:
+                result = write_forecasts(settings, cutoff, horizon_days=horizon, progress=progress)
+        out.print(result)
 
 
 @app.command()

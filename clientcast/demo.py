@@ -11,6 +11,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from clientcast.settings import Settings
+from clientcast.steps import step_progress
 from features.errors import UserInputError
 
 
@@ -67,15 +68,20 @@ def _train(settings: Settings, console: Console) -> list[tuple[str, Path]]:
     from training.tracking import configure_tracking
 
     configure_tracking(settings.tracking_uri, settings.mlflow_artifact_dir)
-    console.print(train_next_purchase(settings, None))
-    console.print(train_footfall(settings, None))
+    with step_progress(console, "next-purchase") as progress:
+        next_purchase = train_next_purchase(settings, None, progress=progress)
+    console.print(next_purchase)
+    with step_progress(console, "footfall") as progress:
+        footfall = train_footfall(settings, None, progress=progress)
+    console.print(footfall)
     return [("MLflow store", Path("mlruns.db")), ("MLflow artifacts", settings.mlflow_artifact_dir)]
 
 
 def _forecast(settings: Settings, console: Console) -> list[tuple[str, Path]]:
     from training.forecasts import write_forecasts
 
-    result = write_forecasts(settings, None)
+    with step_progress(console, "forecast") as progress:
+        result = write_forecasts(settings, None, progress=progress)
     console.print(result)
     return [("forecasts", result.directory), ("report", result.report)]
 
