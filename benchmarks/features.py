@@ -65,6 +65,7 @@ PIPELINE_MODULES: tuple[str, ...] = (
     "features/history.py",
     "features/normalise.py",
     "features/client_features.py",
+    "features/division_features.py",
     "features/client_labels.py",
     "features/bgnbd.py",
     "features/training_frame.py",

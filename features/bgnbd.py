@@ -19,6 +19,7 @@ for Customer Base Analysis in Excel" (2013 note).
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -158,7 +159,7 @@ class BetaGeoModel:
         result = optimize.minimize(
             self._objective,
             start,
-            args=(x, t_x, age, w),
+            args=(x, t_x, age, w, RepeatCounts.of(x)),
             jac=True,
             method="L-BFGS-B",
             bounds=[(-20.0, 20.0)] * 4,
@@ -173,11 +174,17 @@ class BetaGeoModel:
         return self
 
     def _objective(
-        self, log_params: FloatArray, x: FloatArray, t_x: FloatArray, age: FloatArray, w: FloatArray
+        self,
+        log_params: FloatArray,
+        x: FloatArray,
+        t_x: FloatArray,
+        age: FloatArray,
+        w: FloatArray,
+        counts: RepeatCounts,
     ) -> tuple[float, FloatArray]:
         """Penalised mean negative log-likelihood and its gradient in the log-parameters."""
         r, alpha, a, b = np.exp(log_params)
-        log_alive, log_dead = _log_likelihood_terms(r, alpha, a, b, x, t_x, age)
+        log_alive, log_dead = _log_likelihood_terms(r, alpha, a, b, x, t_x, age, counts)
         total = np.logaddexp(log_alive, log_dead)
         w_alive = np.exp(log_alive - total)
         w_dead = 1.0 - w_alive
@@ -185,15 +192,17 @@ class BetaGeoModel:
         constant = r * np.log(alpha) - special.gammaln(r) - special.betaln(a, b)
         loglik = constant + np.sum(w * total)
 
-        psi_dead_b = np.where(repeat, special.digamma(np.where(repeat, b + x - 1, 1.0)), 0.0)
-        psi_abx = special.digamma(a + b + x)
+        psi_dead_b = np.where(
+            repeat, counts.apply(lambda n: special.digamma(np.where(n > 0, b + n - 1, 1.0))), 0.0
+        )
+        psi_abx = counts.apply(lambda n: special.digamma(a + b + n))
         d_r = (
             np.log(alpha)
             - special.digamma(r)
             + np.sum(
                 w
                 * (
-                    special.digamma(r + x)
+                    counts.apply(lambda n: special.digamma(r + n))
                     - w_alive * np.log(alpha + age)
                     - w_dead * np.log(alpha + t_x)
                 )
@@ -210,7 +219,14 @@ class BetaGeoModel:
         d_b = (
             special.digamma(a + b)
             - special.digamma(b)
-            + np.sum(w * (w_alive * special.digamma(b + x) + w_dead * psi_dead_b - psi_abx))
+            + np.sum(
+                w
+                * (
+                    w_alive * counts.apply(lambda n: special.digamma(b + n))
+                    + w_dead * psi_dead_b
+                    - psi_abx
+                )
+            )
         )
         gradient = -np.array([d_r, d_alpha, d_a, d_b]) * np.array([r, alpha, a, b])
         penalty = self.penalizer * (a**2 + b**2)
@@ -334,6 +350,29 @@ class BetaGeoModel:
         return self.r, self.alpha, self.a, self.b
 
 
+@dataclass(frozen=True)
+class RepeatCounts:
+    """The distinct repeat counts of many clients, and which one each client has.
+
+    Clients share a few dozen counts: a special function of ``parameter + x`` is evaluated once
+    per distinct count and gathered, which gives the very same values at a fraction of the cost
+    (the fit evaluates the likelihood a hundred times).
+    """
+
+    values: FloatArray
+    inverse: NDArray[np.intp]
+
+    @classmethod
+    def of(cls, x: FloatArray) -> RepeatCounts:
+        """The distinct counts of ``x``."""
+        values, inverse = np.unique(x, return_inverse=True)
+        return cls(values, inverse.reshape(np.shape(x)))
+
+    def apply(self, function: Callable[[FloatArray], FloatArray]) -> FloatArray:
+        """``function(x)``, element by element, evaluated once per distinct count."""
+        return function(self.values)[self.inverse]
+
+
 def _log_likelihood_terms(
     r: float,
     alpha: float,
@@ -342,6 +381,7 @@ def _log_likelihood_terms(
     x: FloatArray,
     t_x: FloatArray,
     age: FloatArray,
+    counts: RepeatCounts | None = None,
 ) -> tuple[FloatArray, FloatArray]:
     """The two parts of a client's log-likelihood, without the population constant.
 
@@ -349,13 +389,17 @@ def _log_likelihood_terms(
     client dropped out right after the last purchase at ``t_x`` (impossible when ``x == 0``).
     The full log-likelihood is ``r log(alpha) - lnΓ(r) - ln B(a, b) + logaddexp(alive, dead)``.
     """
+    counts = RepeatCounts.of(x) if counts is None else counts
     repeat = x > 0
-    shared = special.gammaln(r + x)
-    log_alive = special.betaln(a, b + x) + shared - (r + x) * np.log(alpha + age)
-    safe_x = np.where(repeat, x, 1.0)
+    shared = counts.apply(lambda n: special.gammaln(r + n))
+    log_alive = (
+        counts.apply(lambda n: special.betaln(a, b + n)) + shared - (r + x) * np.log(alpha + age)
+    )
     log_dead = np.where(
         repeat,
-        special.betaln(a + 1.0, b + safe_x - 1.0) + shared - (r + x) * np.log(alpha + t_x),
+        counts.apply(lambda n: special.betaln(a + 1.0, b + np.where(n > 0, n, 1.0) - 1.0))
+        + shared
+        - (r + x) * np.log(alpha + t_x),
         -np.inf,
     )
     return log_alive, log_dead

@@ -46,22 +46,27 @@ def client_labels(
     reference_currency: str = "EUR",
     *,
     lines: pl.LazyFrame | None = None,
+    receipts: pl.LazyFrame | None = None,
 ) -> pl.LazyFrame:
     """The labels of every client with a receipt in ``[cutoff, cutoff + horizon_days)``.
 
     Columns: ``client_id``, ``cutoff`` and those of :data:`LABEL_DESCRIPTIONS`. Money is in
     ``reference_currency``. ``lines`` may pass :func:`features.normalise.normalised_lines`
-    collected once to reuse across cutoffs (they must be in ``reference_currency``).
+    collected once to reuse across cutoffs (they must be in ``reference_currency``);
+    ``receipts`` may pass client receipts netted once for many cutoffs instead
+    (:meth:`features.normalise.ClientReceipts.window`), and then no line is read.
     """
     check_horizon(horizon_days)
     end = cutoff + timedelta(days=horizon_days)
-    if lines is None:
-        lines = normalised_lines(history, reference_currency, start=cutoff, end=end)
-    window = netted_receipts(
-        lines.filter(pl.col("client_id").is_not_null() & window_filter(cutoff, end)),
-        boutique_table(history.boutiques),
-        walk_ins=False,
-    )
+    if receipts is None:
+        if lines is None:
+            lines = normalised_lines(history, reference_currency, start=cutoff, end=end)
+        receipts = netted_receipts(
+            lines.filter(pl.col("client_id").is_not_null() & window_filter(cutoff, end)),
+            boutique_table(history.boutiques),
+            walk_ins=False,
+        )
+    window = receipts.filter(window_filter(cutoff, end))
     occasion = pl.col("is_occasion")
     days_after = (pl.col("purchase_date") - pl.lit(cutoff)).dt.total_days()
     return (

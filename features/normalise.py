@@ -18,13 +18,8 @@ The small tables (boutiques, products, FX rates) are collected when the query is
 one (transactions) stays lazy. Boutiques and divisions become ``pl.Enum`` so that the per-line
 work compares and gathers integers:
 
-- Time zones: polars converts a column to one literal time zone at a time. Converting once per
-  distinct zone and coalescing cost 5.0 CPU-s on 10M lines in 12 zones; an as-of join on a table
-  of offset transitions must sort the lines (2.7 s wall), an equi-join on a (zone, UTC day)
-  offset table took 5.2 s. :class:`UtcOffsets` instead finds every offset transition of the
-  boutiques' zones over the history's span (to the minute, with polars' own conversions on a
-  small grid) and looks each line up with one ``search_sorted`` over a few hundred keys:
-  0.8 CPU-s for the same 10M lines, exact around every transition (see the tests).
+- Time zones: local times come from :class:`features.timezones.UtcOffsets`, one sorted search
+  per line instead of a time-zone conversion per zone.
 - FX: the rates are forward-filled into a dense (currency, day) table with an as-of join by
   currency (the nearest earlier rate), then looked up per line by position, with no hash join.
   A line without any earlier rate gets a null ``amount_ref`` (validation's ``fx_coverage`` rule
@@ -33,23 +28,16 @@ work compares and gathers integers:
 
 from __future__ import annotations
 
-import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from functools import cache
 
 import polars as pl
 
 from features.contract import DIVISIONS
 from features.errors import UserInputError
 from features.history import PurchaseHistory
-
-
-@cache
-def known_time_zones() -> frozenset[str]:
-    """The IANA time zone names this machine can convert to."""
-    return frozenset(zoneinfo.available_timezones())
+from features.timezones import UtcOffsets, known_time_zones, utc_offsets
 
 
 @dataclass(frozen=True)
@@ -115,110 +103,6 @@ def product_divisions(products: pl.LazyFrame) -> tuple[pl.DataFrame, pl.Enum]:
     )
     divisions = division_enum(frame)
     return frame.with_columns(pl.col("division").cast(divisions)), divisions
-
-
-def local_datetime(utc: pl.Expr, time_zone: pl.Expr, zones: Sequence[str]) -> pl.Expr:
-    """The naive local datetime of the UTC instants ``utc`` in the per-row ``time_zone``.
-
-    ``zones`` lists every value ``time_zone`` can take: one conversion is evaluated per zone, so
-    this suits small frames; :class:`UtcOffsets` converts large ones.
-    """
-    if len(zones) == 1:
-        return utc.dt.convert_time_zone(zones[0]).dt.replace_time_zone(None)
-    return pl.coalesce(
-        pl.when(time_zone == zone).then(utc.dt.convert_time_zone(zone).dt.replace_time_zone(None))
-        for zone in zones
-    )
-
-
-ZONE_SPAN = 2**34  # seconds: each zone's instants get a range of 544 years in a transition key
-EPOCH_SHIFT = 2**33  # seconds added to the Unix time so that years 1698 to 2242 are >= 0
-
-
-@dataclass(frozen=True)
-class UtcOffsets:
-    """Every UTC-offset transition of some time zones over a period, as one sorted table.
-
-    A row's local time is its UTC time plus the offset of the last transition of its zone at or
-    before it: a binary search (``search_sorted``) in a few hundred keys, instead of one full
-    time-zone conversion of the column per zone. Transitions are found to the minute (the tz
-    database has none at finer times in this era).
-    """
-
-    keys: pl.Series
-    offsets: pl.Series
-    zones: tuple[str, ...]
-
-    def local(self, utc: pl.Expr, zone_index: pl.Expr) -> pl.Expr:
-        """The naive local datetime of ``utc`` (UTC Datetime) in zone number ``zone_index``."""
-        if self.keys.len() == 0:
-            return pl.lit(None, dtype=pl.Datetime("us"))
-        key = zone_index.cast(pl.Int64) * ZONE_SPAN + utc.dt.epoch("s") + EPOCH_SHIFT
-        position = pl.lit(self.keys).search_sorted(key, side="right").cast(pl.Int64) - 1
-        offset = pl.when(key.is_not_null() & (position >= 0)).then(
-            pl.lit(self.offsets).gather(position)
-        )
-        return utc.dt.replace_time_zone(None) + offset
-
-
-def utc_offsets(zones: Sequence[str], first_day: date, last_day: date) -> UtcOffsets:
-    """The UTC-offset transitions of ``zones`` between ``first_day`` and ``last_day`` (UTC).
-
-    The offsets are sampled at every UTC midnight, then hourly in the days where they change,
-    then minute by minute in the hours where they change.
-    """
-    zone_frame = pl.DataFrame({"zone": zones, "zone_index": range(len(zones))})
-    days = pl.datetime_range(
-        first_day - timedelta(days=1),
-        last_day + timedelta(days=2),
-        "1d",
-        time_zone="UTC",
-        eager=True,
-    ).alias("instant")
-    daily = with_offsets(zone_frame.join(days.to_frame(), how="cross"), zones)
-    minutes = finer_offsets(finer_offsets(daily, "1h", zones), "1m", zones)
-    changes = (
-        pl.concat(
-            [
-                daily.group_by("zone_index").agg(pl.col("instant", "offset").first()),
-                minutes.select("zone_index", "instant", "offset"),
-            ]
-        )
-        .sort("zone_index", "instant")
-        .filter((pl.col("offset") != pl.col("offset").shift(1).over("zone_index")).fill_null(True))
-        .select(
-            key=pl.col("zone_index").cast(pl.Int64) * ZONE_SPAN
-            + pl.col("instant").dt.epoch("s")
-            + EPOCH_SHIFT,
-            offset="offset",
-        )
-    )
-    return UtcOffsets(changes["key"], changes["offset"], tuple(zones))
-
-
-def with_offsets(grid: pl.DataFrame, zones: Sequence[str]) -> pl.DataFrame:
-    """``grid`` (zone, zone_index, instant) with the UTC offset of each zone at each instant."""
-    instant = pl.col("instant")
-    local = local_datetime(instant, pl.col("zone"), zones)
-    return grid.with_columns(offset=local - instant.dt.replace_time_zone(None)).sort(
-        "zone_index", "instant"
-    )
-
-
-def finer_offsets(grid: pl.DataFrame, interval: str, zones: Sequence[str]) -> pl.DataFrame:
-    """The offsets every ``interval`` between consecutive grid instants whose offsets differ."""
-    changed = pl.col("offset") != pl.col("offset").shift(-1).over("zone_index")
-    finer = (
-        grid.with_columns(following=pl.col("instant").shift(-1).over("zone_index"))
-        .filter(changed.fill_null(False))
-        .select(
-            "zone",
-            "zone_index",
-            instant=pl.datetime_ranges("instant", "following", interval, closed="both"),
-        )
-        .explode("instant")
-    )
-    return with_offsets(finer, zones)
 
 
 @dataclass(frozen=True)
@@ -413,9 +297,10 @@ def netted_receipts(
 ) -> pl.LazyFrame:
     """Group normalised lines into receipts: the core of :func:`receipts`, without the clients.
 
-    The boutique is ``boutique_code`` (an Enum of the boutique ids) and there is no
-    ``is_abroad``. With ``walk_ins=False`` the lines must all have a client, which spares the
-    per-line key of walk-ins without a receipt.
+    The boutique is ``boutique_code`` (an Enum of the boutique ids), there is no
+    ``is_abroad`` and ``last_line_date`` is the local date of the receipt's latest line. With
+    ``walk_ins=False`` the lines must all have a client, which spares the per-line key of
+    walk-ins without a receipt.
     """
     schema = lines.collect_schema()
     divisions = schema["division"]
@@ -452,6 +337,7 @@ def netted_receipts(
         .agg(
             pl.col("boutique_code").sort_by("purchased_local").first(),
             pl.col("purchased_local").min(),
+            pl.col("purchased_local").max().alias("last_local"),
             pl.col(summed).sum(),
             pl.len().alias("lines"),
         )
@@ -463,6 +349,7 @@ def netted_receipts(
         "boutique_code",
         "purchased_local",
         purchase_date=pl.col("purchased_local").dt.date(),
+        last_line_date=pl.col("last_local").dt.date(),
         net_amount_ref="net_amount_ref",
         gross_amount_ref="gross_amount_ref",
         returned_amount_ref="returned_amount_ref",
@@ -475,6 +362,47 @@ def netted_receipts(
         is_online=(boutiques.by_code(boutique_code, "format") == "online").fill_null(False),
         is_occasion=pl.col("net_amount_ref") > 0,
     )
+
+
+@dataclass(frozen=True)
+class ClientReceipts:
+    """Client receipts netted once over a whole period, to serve many windows of it.
+
+    A receipt whose lines share one local date is inside a window or outside it as a whole, so
+    its netting over the period is its netting in any window: ``single_day`` keeps those. The
+    few receipts whose lines span midnight are netted again per window from ``spanning_lines``.
+    """
+
+    single_day: pl.DataFrame
+    spanning_lines: pl.DataFrame
+    boutiques: BoutiqueTable
+
+    def window(self, start: date | None = None, end: date | None = None) -> pl.LazyFrame:
+        """The receipts :func:`netted_receipts` makes of the lines ``start <= date < end``."""
+        in_window = window_filter(start, end)
+        return pl.concat(
+            [
+                self.single_day.lazy().filter(in_window),
+                netted_receipts(
+                    self.spanning_lines.lazy().filter(in_window), self.boutiques, walk_ins=False
+                ),
+            ]
+        )
+
+
+def client_receipts(lines: pl.DataFrame, boutiques: BoutiqueTable) -> ClientReceipts:
+    """Net the client ``lines`` (normalised, all with a client) once for many windows.
+
+    Lines without a local date belong to no window and are left out.
+    """
+    dated = lines.lazy().filter(pl.col("purchase_date").is_not_null())
+    netted = netted_receipts(dated, boutiques, walk_ins=False).collect()
+    same_day = pl.col("last_line_date") == pl.col("purchase_date")
+    spanning = netted.filter(~same_day).select("receipt_id", "client_id")
+    spanning_lines = dated.join(
+        spanning.lazy(), on=["receipt_id", "client_id"], how="semi"
+    ).collect()
+    return ClientReceipts(netted.filter(same_day), spanning_lines, boutiques)
 
 
 def receipts(

@@ -8,8 +8,10 @@ the day it is tested on.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Sequence
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Literal
 
 import polars as pl
@@ -18,7 +20,12 @@ from features.client_features import client_features
 from features.client_labels import NO_PURCHASE_LABELS, check_horizon, client_labels
 from features.errors import UserInputError
 from features.history import PurchaseHistory
-from features.normalise import normalised_lines
+from features.normalise import (
+    ClientReceipts,
+    boutique_table,
+    client_receipts,
+    normalised_lines,
+)
 
 # The line columns the client features and labels read (the rest is dropped from memory).
 CLIENT_LINE_COLUMNS: tuple[str, ...] = (
@@ -77,22 +84,16 @@ def checked_cutoffs(cutoffs: Sequence[date]) -> list[date]:
     return distinct
 
 
-def build_client_training_frame(
+def client_training_lines(
     history: PurchaseHistory,
     cutoffs: Sequence[date],
     horizon_days: int,
-    reference_currency: str = "EUR",
+    reference_currency: str,
 ) -> pl.DataFrame:
-    """Stacked (client_id, cutoff) rows: client features before each cutoff, labels after it.
+    """The normalised client lines every cutoff reads, collected once: up to the last window.
 
-    The rows of a cutoff are the clients known before it (see
-    :func:`features.client_features.client_features`, BG/NBD fitted at that cutoff); clients
-    without a receipt in the window get :data:`features.client_labels.NO_PURCHASE_LABELS`.
-    Raises :class:`UserInputError` when a label window runs past the last day of the history
-    (the labels would be silently truncated). The lines are normalised once for all cutoffs.
+    Raises :class:`UserInputError` when a label window runs past the last day of the history.
     """
-    cutoffs = checked_cutoffs(cutoffs)
-    check_horizon(horizon_days)
     lines = (
         normalised_lines(history, reference_currency)
         .filter(pl.col("client_id").is_not_null())
@@ -107,21 +108,86 @@ def build_client_training_frame(
             f"{window_end - timedelta(days=1)}, after the last day of the history ({last_day}): "
             "use an earlier cutoff or a shorter horizon"
         )
-    lines = lines.filter(pl.col("purchase_date") < window_end)
-    frames = []
-    for cutoff in cutoffs:
-        features = client_features(history, cutoff, reference_currency, lines=lines.lazy())
-        labels = client_labels(
-            history, cutoff, horizon_days, reference_currency, lines=lines.lazy()
-        ).drop("cutoff")
-        frames.append(
-            features.join(labels, on="client_id", how="left")
-            .with_columns(
-                pl.col(name).fill_null(pl.lit(value)) for name, value in NO_PURCHASE_LABELS.items()
-            )
-            .collect()
+    return lines.filter(pl.col("purchase_date") < window_end)
+
+
+def client_cutoff_rows(
+    history: PurchaseHistory,
+    cutoff: date,
+    horizon_days: int,
+    reference_currency: str,
+    receipts: ClientReceipts,
+) -> pl.LazyFrame:
+    """The rows of one cutoff: features before it, labels after it, sorted by client."""
+    end = cutoff + timedelta(days=horizon_days)
+    features = client_features(
+        history, cutoff, reference_currency, receipts=receipts.window(end=cutoff)
+    )
+    labels = client_labels(
+        history, cutoff, horizon_days, reference_currency, receipts=receipts.window(cutoff, end)
+    ).drop("cutoff")
+    return (
+        features.join(labels, on="client_id", how="left")
+        .with_columns(
+            pl.col(name).fill_null(pl.lit(value)) for name, value in NO_PURCHASE_LABELS.items()
         )
-    return pl.concat(frames, how="vertical").sort("cutoff", "client_id")
+        .sort("client_id")
+    )
+
+
+def sink_client_training_frame(
+    history: PurchaseHistory,
+    cutoffs: Sequence[date],
+    horizon_days: int,
+    folder: Path,
+    reference_currency: str = "EUR",
+) -> list[Path]:
+    """Write the training frame of :func:`build_client_training_frame` to ``folder``, one
+    Parquet file per cutoff (``cutoff=<date>.parquet``, oldest first), and return their paths.
+
+    Only one cutoff's rows are in memory at a time: read the files in order with
+    ``pl.scan_parquet`` to get the frame sorted by cutoff and client. Each file is written under
+    a temporary name, then renamed.
+    """
+    cutoffs = checked_cutoffs(cutoffs)
+    check_horizon(horizon_days)
+    lines = client_training_lines(history, cutoffs, horizon_days, reference_currency)
+    receipts = client_receipts(lines, boutique_table(history.boutiques))
+    del lines  # the receipts hold all the cutoffs need
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for cutoff in cutoffs:
+        path = folder / f"cutoff={cutoff.isoformat()}.parquet"
+        staging = folder / f".{path.name}.tmp"
+        rows = client_cutoff_rows(history, cutoff, horizon_days, reference_currency, receipts)
+        rows.sink_parquet(staging)
+        staging.replace(path)
+        paths.append(path)
+    return paths
+
+
+def build_client_training_frame(
+    history: PurchaseHistory,
+    cutoffs: Sequence[date],
+    horizon_days: int,
+    reference_currency: str = "EUR",
+) -> pl.DataFrame:
+    """Stacked (client_id, cutoff) rows: client features before each cutoff, labels after it.
+
+    The rows of a cutoff are the clients known before it (see
+    :func:`features.client_features.client_features`, BG/NBD fitted at that cutoff); clients
+    without a receipt in the window get :data:`features.client_labels.NO_PURCHASE_LABELS`.
+    Raises :class:`UserInputError` when a label window runs past the last day of the history
+    (the labels would be silently truncated). The lines are normalised and netted into
+    receipts once for all cutoffs (:func:`features.normalise.client_receipts`); each cutoff's
+    rows go to a temporary Parquet file (:func:`sink_client_training_frame`), so that the
+    memory holds the receipts and one cutoff's work, then only the finished frame.
+    """
+    with tempfile.TemporaryDirectory(prefix="clientcast-training-frame-") as folder:
+        paths = sink_client_training_frame(
+            history, cutoffs, horizon_days, Path(folder), reference_currency
+        )
+        return pl.scan_parquet(paths).collect()
 
 
 def build_training_frame(

@@ -7,9 +7,10 @@ import polars as pl
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from scipy import special
 from sklearn.metrics import roc_auc_score
 
-from features.bgnbd import BetaGeoModel
+from features.bgnbd import BetaGeoModel, RepeatCounts
 from features.gamma_gamma import GammaGammaModel
 from training.baselines.next_purchase import BGNBDBaseline, RecencyFrequencyHeuristic
 from training.benchmarks.cdnow_data import lifetimes_dataset_path
@@ -334,3 +335,19 @@ def test_baselines_rank_buyers_as_well_as_the_true_model(population) -> None:
     for baseline in (BGNBDBaseline(), RecencyFrequencyHeuristic()):
         forecast = baseline.fit(*population).predict(90, *population)
         assert roc_auc_score(bought, forecast.p_at_least_one) > best - 0.02, baseline.name
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    counts=st.lists(st.integers(0, 60), min_size=1, max_size=200),
+    shift=st.floats(0.01, 50.0),
+)
+def test_repeat_counts_give_the_values_of_a_direct_evaluation(
+    counts: list[int], shift: float
+) -> None:
+    """Evaluating once per distinct count and gathering changes no value, not even a bit."""
+    x = np.asarray(counts, dtype=np.float64)
+    for function in (special.gammaln, special.digamma, lambda n: special.betaln(shift, n + 1)):
+        direct = function(shift + x)
+        gathered = RepeatCounts.of(x).apply(lambda n, f=function: f(shift + n))
+        assert np.array_equal(gathered, direct)

@@ -210,3 +210,38 @@ def test_calibrators_are_monotone_probabilities(scores: list[float], seed: int) 
     assert np.all((calibrated >= 0) & (calibrated <= 1))
     assert np.all(np.diff(calibrated) >= -1e-12)
     assert Calibrator.from_dict(calibrator.to_dict()) == calibrator
+
+
+def test_occasions_level_comes_from_bgnbd_not_from_earlier_windows(
+    frames: dict[date, pl.DataFrame],
+) -> None:
+    """With BG/NBD's expectation among the features the occasions head learns each client's
+    ratio to its cutoff's level: doubling the purchases of the training and validation windows
+    (a younger, busier population) leaves the predicted total at the scored cutoff unchanged."""
+    names = [*FEATURES, "bgnbd_expected_90d"]
+    with_bgnbd = {
+        cutoff: frame.with_columns(
+            bgnbd_expected_90d=np.exp(-pl.col("recency_days") / 120)
+            * (0.3 + 0.15 * pl.col("frequency"))
+        )
+        for cutoff, frame in frames.items()
+    }
+    busier = {
+        cutoff: frame.with_columns(pl.col("label_occasions") * 2) if cutoff < CUTOFFS[4] else frame
+        for cutoff, frame in with_bgnbd.items()
+    }
+    spec = feature_spec(with_bgnbd[CUTOFFS[0]], names, ["last_division", "tier"])
+    boosting = BoostingSettings(
+        booster_params(), max_rounds=40, early_stopping_rounds=10, num_threads=1
+    )
+    test = with_bgnbd[CUTOFFS[4]]
+    totals = []
+    for data in (with_bgnbd, busier):
+        heads = fit_recipe(data, CUTOFFS[:3], CUTOFFS[3], spec, boosting, HORIZON)
+        predicted = NextPurchaseBundle(spec, heads, reason_templates={}).predict(test)
+        totals.append(predicted["expected_occasions_90d"].sum())
+        assert heads.occasions_scale == 1.0
+        training = pl.concat([data[c] for c in CUTOFFS[:3]])["bgnbd_expected_90d"]
+        assert heads.occasions_default_base == pytest.approx(training.median())
+    assert totals[1] == pytest.approx(totals[0], rel=0.1)
+    assert totals[0] == pytest.approx(test["bgnbd_expected_90d"].sum(), rel=0.15)

@@ -10,16 +10,22 @@ import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
 
 from features.contract import TABLES
 from features.errors import UserInputError
 from features.history import PurchaseHistory
 from features.normalise import (
     boutique_event_days,
+    boutique_table,
+    client_receipts,
+    netted_receipts,
+    normalised_lines,
     purchase_lines,
     purchase_occasions,
     receipts,
     returns,
+    window_filter,
 )
 
 ZONES = (
@@ -349,3 +355,79 @@ def test_local_time_is_exact_around_every_transition() -> None:
     local = lines.sort(pl.col("transaction_id").cast(pl.Int64)).collect()["purchased_local"]
     expected = [moment.astimezone(ZoneInfo(zone)).replace(tzinfo=None) for zone, moment in moments]
     assert local.to_list() == expected
+
+
+# --- Client receipts netted once for many windows -------------------------------------------
+
+RECEIPT_ORDER = ["receipt_id", "client_id", "purchase_date"]
+
+
+@st.composite
+def receipts_across_midnight(draw: st.DrawFn) -> list[dict]:
+    """Receipts of 1-3 lines up to 30 hours apart (so some span a local midnight), some
+    without a receipt id, with returns, for two clients in Paris and Tokyo."""
+    rows = []
+    for index in range(draw(st.integers(1, 10))):
+        first = draw(st.datetimes(datetime(2024, 1, 1), datetime(2024, 1, 20))).replace(tzinfo=UTC)
+        receipt = draw(st.sampled_from([f"r{index}", f"r{index}", None]))
+        client = draw(st.sampled_from(["c1", "c2"]))
+        boutique, currency = draw(st.sampled_from([("PAR", "EUR"), ("TYO", "JPY")]))
+        for number in range(draw(st.integers(1, 3))):
+            at = first + timedelta(minutes=draw(st.integers(0, 30 * 60)))
+            amount = draw(st.sampled_from([-300.0, 120.0, 450.0, 1000.0]))
+            rows.append(
+                line(
+                    f"t{index}-{number}",
+                    at,
+                    amount,
+                    receipt_id=receipt,
+                    client_id=client,
+                    boutique_id=boutique,
+                    product_id=draw(st.sampled_from(["bag", "belt", "ring"])),
+                    currency=currency,
+                )
+            )
+    return rows
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    rows=receipts_across_midnight(),
+    start=st.none() | st.dates(date(2023, 12, 31), date(2024, 1, 23)),
+    days=st.none() | st.integers(1, 10),
+)
+def test_client_receipts_net_any_window_like_its_lines(
+    rows: list[dict], start: date | None, days: int | None
+) -> None:
+    history = make_history(rows, fx_rates=[{"date": date(2023, 1, 1), "currency": "JPY",
+                                             "rate_to_reference": 0.0065}])  # fmt: skip
+    end = None if days is None else (start or date(2024, 1, 1)) + timedelta(days=days)
+    boutiques = boutique_table(history.boutiques)
+    lines = normalised_lines(history).collect()
+    netted_once = client_receipts(lines, boutiques)
+    expected = netted_receipts(
+        lines.lazy().filter(window_filter(start, end)), boutiques, walk_ins=False
+    ).collect()
+    window = netted_once.window(start, end).collect()
+    assert window.columns == expected.columns
+    assert_frame_equal(window.sort(RECEIPT_ORDER), expected.sort(RECEIPT_ORDER))
+
+
+def test_receipts_spanning_midnight_are_netted_again_per_window() -> None:
+    history = make_history(
+        [
+            line("1", utc(2024, 5, 1, 21, 50), 900.0, receipt_id="late"),  # 23:50 in Paris
+            line("2", utc(2024, 5, 1, 22, 10), -300.0, receipt_id="late"),  # 00:10, 2 May
+            line("3", utc(2024, 5, 1, 10), 100.0, receipt_id="day"),
+        ]
+    )
+    netted_once = client_receipts(
+        normalised_lines(history).collect(), boutique_table(history.boutiques)
+    )
+    assert netted_once.single_day["receipt_id"].to_list() == ["day"]
+    assert netted_once.spanning_lines["transaction_id"].sort().to_list() == ["1", "2"]
+    first_day = netted_once.window(end=date(2024, 5, 2)).sort("receipt_id").collect()
+    assert first_day["net_amount_ref"].to_list() == [100.0, 900.0]
+    both_days = netted_once.window().sort("receipt_id").collect()
+    assert both_days["net_amount_ref"].to_list() == [100.0, 600.0]
+    assert both_days["last_line_date"].to_list() == [date(2024, 5, 1), date(2024, 5, 2)]

@@ -20,6 +20,7 @@ from features.history import load_history
 from features.synthetic import GenerationSummary, MaisonConfig, generate_maison
 from features.synthetic.boutiques import build_boutiques
 from features.synthetic.fx import FX_LEVELS_TO_EUR
+from features.synthetic.purchases import CROSS_SELL_NEXT
 from features.synthetic.sampling import NO_DRAW, RowSampler
 
 SMALL = MaisonConfig(clients=400, boutiques=8, years=1.0, seed=11)
@@ -400,3 +401,39 @@ def test_generated_maison_validates_clean(maison_dir: Path) -> None:
     validation = pytest.importorskip("features.validation")
     report = validation.validate_history(maison_dir)
     assert report.ok, report.to_dict()
+
+
+def test_ensure_maison_generates_once_into_a_folder_named_by_size(tmp_path: Path) -> None:
+    from features.synthetic import ensure_maison
+
+    assert MaisonConfig().folder_name == "maison"
+    config = MaisonConfig(clients=40, boutiques=8, years=0.5)
+    assert config.folder_name == "maison-40c-8b-0.5y"
+    folder = ensure_maison(tmp_path / config.folder_name, config)
+    clients = folder / "clients.parquet"
+    written = clients.stat().st_mtime_ns
+    assert ensure_maison(folder, config) == folder
+    assert clients.stat().st_mtime_ns == written
+
+
+def test_repeat_purchases_follow_the_cross_sell_progression(
+    tables: dict[str, pl.DataFrame],
+) -> None:
+    """About half of the repeat receipts lead with the successor of the previous one's division
+    (about a tenth would by the affinities alone)."""
+    leads = (
+        tables["transactions"]
+        .filter(pl.col("client_id").is_not_null() & (pl.col("quantity") > 0))
+        .sort("transaction_id")
+        .group_by("receipt_id")
+        .agg(pl.col("client_id", "purchased_at", "product_id").first())
+        .join(tables["products"].select("product_id", "division"), on="product_id")
+        .sort("client_id", "purchased_at")
+        .with_columns(previous=pl.col("division").shift(1).over("client_id"))
+        .filter(pl.col("previous").is_not_null())
+    )
+    follows = leads.select(
+        (pl.col("previous").replace_strict(CROSS_SELL_NEXT) == pl.col("division")).mean()
+    ).item()
+    assert leads.height > 300
+    assert 0.4 < follows < 0.7

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from features.client_features import CLIENT_FEATURES, client_features
-from features.client_labels import LABEL_DESCRIPTIONS, NO_PURCHASE_LABELS
+from features.client_labels import LABEL_DESCRIPTIONS, NO_PURCHASE_LABELS, client_labels
 from features.contract import TABLES
 from features.errors import UserInputError
 from features.history import PurchaseHistory
@@ -22,6 +23,7 @@ from features.training_frame import (
     build_client_training_frame,
     build_training_frame,
     rolling_origin_cutoffs,
+    sink_client_training_frame,
 )
 
 LAST_DAY = date(2024, 5, 31)
@@ -158,6 +160,80 @@ def test_training_frame_stacks_features_and_labels(history: PurchaseHistory) -> 
         assert (idle[name] == value).all(), name
     assert idle["label_days_to_next"].is_null().all() and idle["label_division"].is_null().all()
     assert frame.filter("label_bought")["label_days_to_next"].is_between(0, 89).all()
+
+
+def with_midnight_receipts(history: PurchaseHistory) -> PurchaseHistory:
+    """``history`` plus receipts whose lines straddle a local midnight, one of them a cutoff's,
+    and client-days without receipt ids: the receipts netted once must still split there."""
+    rows = history.transactions.collect().to_dicts()
+    base = {"boutique_id": "PAR", "currency": "EUR", "product_id": "bag"}
+    extra = [
+        # 31 August 23:30 and 1 September 00:30 in Paris: across the cutoff of 1 September.
+        ("m1", "m", "c01", datetime(2023, 8, 31, 21, 30, tzinfo=UTC), 900.0),
+        ("m2", "m", "c01", datetime(2023, 8, 31, 22, 30, tzinfo=UTC), -400.0),
+        # Across an ordinary midnight, in the label window of 1 June.
+        ("n1", "n", "c02", datetime(2023, 6, 10, 21, 0, tzinfo=UTC), 500.0),
+        ("n2", "n", "c02", datetime(2023, 6, 10, 23, 0, tzinfo=UTC), 700.0),
+        # A client-day without receipt id.
+        ("d1", None, "c03", datetime(2023, 5, 3, 9, 0, tzinfo=UTC), 300.0),
+        ("d2", None, "c03", datetime(2023, 5, 3, 15, 0, tzinfo=UTC), -100.0),
+    ]
+    for transaction_id, receipt_id, client_id, at, amount in extra:
+        rows.append(
+            base
+            | {
+                "transaction_id": transaction_id,
+                "receipt_id": receipt_id,
+                "client_id": client_id,
+                "purchased_at": at,
+                "quantity": -1 if amount < 0 else 1,
+                "amount": amount,
+            }
+        )
+    return PurchaseHistory(
+        **{name: history.table(name) for name in TABLES if name != "transactions"},
+        transactions=table("transactions", rows),
+    )
+
+
+def test_training_frame_equals_features_and_labels_cutoff_by_cutoff(
+    history: PurchaseHistory,
+) -> None:
+    """The optimised frame (lines normalised and netted once, sunk cutoff by cutoff) holds the
+    rows of the plain path: each cutoff's features and labels computed from the raw history."""
+    history = with_midnight_receipts(history)
+    cutoffs = [date(2023, 6, 1), date(2023, 9, 1), date(2024, 1, 15)]
+    frame = build_client_training_frame(history, cutoffs, 90)
+    plain = []
+    for cutoff in cutoffs:
+        labels = client_labels(history, cutoff, 90).drop("cutoff")
+        plain.append(
+            client_features(history, cutoff)
+            .join(labels, on="client_id", how="left")
+            .with_columns(
+                pl.col(name).fill_null(pl.lit(value)) for name, value in NO_PURCHASE_LABELS.items()
+            )
+            .collect()
+        )
+    expected = pl.concat(plain).sort("cutoff", "client_id")
+    assert_frame_equal(frame, expected)
+    # The receipt across the cutoff of 1 September: 900 before it, a 400 return after it.
+    c01 = frame.filter((pl.col("client_id") == "c01") & (pl.col("cutoff") == date(2023, 9, 1)))
+    assert c01["recency_days"].item() == 1
+
+
+def test_sink_writes_one_file_per_cutoff_in_order(history: PurchaseHistory, tmp_path: Path) -> None:
+    cutoffs = [date(2023, 9, 1), date(2023, 6, 1)]
+    paths = sink_client_training_frame(history, cutoffs, 90, tmp_path / "frame")
+    assert [path.name for path in paths] == [
+        "cutoff=2023-06-01.parquet",
+        "cutoff=2023-09-01.parquet",
+    ]
+    assert sorted(p.name for p in (tmp_path / "frame").iterdir()) == [p.name for p in paths]
+    assert_frame_equal(
+        pl.scan_parquet(paths).collect(), build_client_training_frame(history, cutoffs, 90)
+    )
+    assert pl.read_parquet(paths[0])["cutoff"].unique().to_list() == [date(2023, 6, 1)]
 
 
 def test_training_frame_refuses_windows_past_the_history(history: PurchaseHistory) -> None:

@@ -6,8 +6,9 @@ leaves with probability p), plus the yearly ritual and invitations to private sa
 when: at the home boutique, online, or abroad for travellers (seasons of Golden Weeks, Chinese
 New Year, summer); the day follows that boutique's traffic and the hour its hourly profile.
 *Walk-in receipts* (no client) scale with the counted visitors of each boutique-day.
-Each receipt has one or more lines (division from the client's affinities, product from the
-current collections at the client's price level); a few percent of lines are returned later in
+Each receipt has one or more lines (the first line's division follows the cross-sell progression
+from the client's previous receipt half of the time, else the client's affinities; product from
+the current collections at the client's price level); a few percent of lines are returned later in
 the same boutique on a new receipt, with negative quantity and amount.
 """
 
@@ -41,6 +42,17 @@ EXTRA_LINES_CLIENT, EXTRA_LINES_WALK_IN, EXTRA_LINES_DECEMBER = 0.35, 0.2, 0.25
 MAX_LINES = 6
 SAME_DIVISION_SHARE = 0.4
 DECEMBER_GIFT_SHARE = 0.3
+CROSS_SELL_SHARE = 0.5
+CROSS_SELL_NEXT: dict[str, str] = {
+    "ready-to-wear": "shoes",
+    "shoes": "leather goods",
+    "leather goods": "jewellery",
+    "jewellery": "watches",
+    "watches": "jewellery",
+    "fragrance & beauty": "accessories",
+    "accessories": "leather goods",
+}
+"""Cross-sell progression: the division a client is steered to after buying in a division."""
 SEASONAL_PRODUCT_SHARE = 0.45
 OUTLET_DISCOUNT = 0.6
 RETURN_DELAY_SHAPE, RETURN_DELAY_SCALE = 2.0, 5.0
@@ -102,6 +114,7 @@ def simulate_transactions(
     walk_ins = walk_in_receipts(boutiques, calendar, daily_visitors, rng)
     receipts = Receipts.concat([first, repeats, rituals, private, walk_ins])
     receipts = receipts.take(np.flatnonzero(receipts.day >= 0))
+    receipts = with_lead_divisions(receipts, population, config, rng)
     if not calendar.is_open[receipts.boutique, receipts.day].all():
         raise AssertionError("a receipt was placed on a day its boutique does not trade")
 
@@ -403,6 +416,55 @@ def walk_in_receipts(
         day=np.repeat(day, repeats),
         division=np.full(int(repeats.sum()), NO_DIVISION),
     )
+
+
+def cross_sell_powers(steps: int) -> np.ndarray:
+    """``powers[j, d]``: the division reached from division ``d`` after ``j`` cross-sell steps."""
+    successor = np.array([DIVISIONS.index(CROSS_SELL_NEXT[name]) for name in DIVISIONS])
+    powers = np.empty((steps + 1, successor.size), dtype=np.int64)
+    powers[0] = np.arange(successor.size)
+    for step in range(1, steps + 1):
+        powers[step] = successor[powers[step - 1]]
+    return powers
+
+
+def with_lead_divisions(
+    receipts: Receipts,
+    population: ClientPopulation,
+    config: MaisonConfig,
+    rng: np.random.Generator,
+) -> Receipts:
+    """The receipts with the division of each client receipt's first line decided.
+
+    A ritual keeps its division. Any other client receipt after the client's first one follows
+    the cross-sell progression with probability :data:`CROSS_SELL_SHARE` (the successor of the
+    previous receipt's lead division, :data:`CROSS_SELL_NEXT`); otherwise its division is drawn
+    from the client's affinities (a gift division for some December receipts). The chain is
+    resolved without a loop: a run of ``j`` cross-sells after a freely drawn receipt applies
+    the successor ``j`` times to that receipt's division.
+    """
+    clients = np.flatnonzero(receipts.client >= 0)
+    order = clients[np.lexsort((receipts.day[clients], receipts.client[clients]))]
+    owner = receipts.client[order]
+    drawn = RowSampler.from_weights(population.affinity).sample(owner, rng)
+    dates = np.datetime64(config.start, "D") + receipts.day[order]
+    _, month, day_of_month = day_parts(dates)
+    gift = (month == 12) & (day_of_month <= 24) & (rng.random(owner.size) < DECEMBER_GIFT_SHARE)
+    gift_shares = np.array([profile.gift_share for profile in DIVISION_PROFILES])
+    drawn[gift] = rng.choice(
+        gift_shares.size, size=int(gift.sum()), p=gift_shares / gift_shares.sum()
+    )
+    ritual = receipts.division[order] >= 0
+    drawn[ritual] = receipts.division[order][ritual]
+    first_of_client = np.r_[True, owner[1:] != owner[:-1]] if owner.size else owner.astype(bool)
+    follows = ~ritual & ~first_of_client & (rng.random(owner.size) < CROSS_SELL_SHARE)
+    position = np.arange(owner.size)
+    anchor = np.maximum.accumulate(np.where(follows, 0, position)) if owner.size else position
+    steps = position - anchor
+    lead = cross_sell_powers(int(steps.max(initial=0)))[steps, drawn[anchor]]
+    division = receipts.division.copy()
+    division[order] = lead
+    return Receipts(receipts.client, receipts.boutique, receipts.day, division)
 
 
 def empty_receipts() -> Receipts:

@@ -11,6 +11,7 @@ from datetime import date, timedelta
 
 import polars as pl
 
+from features.timezones import UtcOffsets
 from features.validation.hidden_columns import CLOSED_ON, FIRST_RATE_ON, OPENED_ON, ZONE
 from features.validation.local_time import utc_offset_changes, valid_time_zones
 from features.validation.report import Violation
@@ -29,7 +30,7 @@ class ReferenceData:
 
     boutiques: pl.DataFrame | None = None
     zones: tuple[str, ...] = ()
-    offset_changes: pl.DataFrame | None = None
+    offset_changes: UtcOffsets | None = None
     first_rates: pl.DataFrame | None = None
     keys: dict[tuple[str, str], pl.Series] = field(default_factory=dict)
 

@@ -158,4 +158,9 @@ def labelled_matrix(frame: pl.DataFrame, spec: FeatureSpec, horizon_days: int) -
         spend=columns[3],
         division=np.asarray(frame.get_column(LABELS["division"]).to_list(), dtype=object),
         days_to_next=columns[4],
+        cutoff=(
+            frame.get_column("cutoff").rank("dense").cast(pl.Int64).to_numpy() - 1
+            if "cutoff" in frame.columns and frame.height
+            else None
+        ),
     )

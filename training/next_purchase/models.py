@@ -7,10 +7,12 @@ test cutoff):
 - ``p_buy_30d``, ``p_buy_90d``: binary, then calibrated on the validation cutoff
   (:mod:`training.next_purchase.calibration`);
 - ``occasions``: Poisson regression of the number of purchase occasions in the window. When the
-  features hold BG/NBD's expected occasions, the booster starts from them (``log`` of it as the
-  offset) and learns the ratio actual / BG/NBD: the population model, refitted at every cutoff,
-  carries the ageing of the clients that trees cannot extrapolate. The total is then rescaled
-  to the validation cutoff's;
+  features hold BG/NBD's expected occasions, the booster starts from them times the level of
+  the row's cutoff (that cutoff's actual total over BG/NBD's; ``log`` of it as the offset) and
+  learns each client's ratio to that level: the population's level comes from BG/NBD, refitted
+  at every cutoff, which carries the ageing of the clients that trees cannot extrapolate and that
+  the younger training cutoffs would otherwise teach as a level. Without BG/NBD features the
+  total is rescaled to the validation cutoff's;
 - ``spend``: either one Tweedie regression of the window's spend, or the *hurdle* product
   ``p_buy_90d × E[spend | purchase]`` (a Gamma regression fitted on buyers); both are fitted and
   the one with the better normalised Gini on the validation cutoff is kept;
@@ -53,6 +55,8 @@ class LabelledMatrix:
     spend: FloatArray
     division: NDArray[np.object_]
     days_to_next: FloatArray
+    cutoff: NDArray[np.int64] | None = None
+    """Which cutoff each row belongs to (0, 1, ...); None: all rows share one cutoff."""
 
     @property
     def rows(self) -> int:
@@ -128,6 +132,18 @@ def occasions_base(features: FloatArray, column: int, default: float) -> FloatAr
     ``default`` (the training median) where it is missing."""
     base = features[:, column]
     return np.where(np.isfinite(base), np.maximum(base, 1e-4), default)
+
+
+def cutoff_levels(data: LabelledMatrix, base: FloatArray) -> FloatArray:
+    """Per row, its cutoff's actual occasions over the ``base`` expectation (both totals).
+
+    The level of the population at that cutoff: what the occasions head must not learn from
+    the training cutoffs, since it moves as the clients age.
+    """
+    groups = data.cutoff if data.cutoff is not None else np.zeros(data.rows, dtype=np.int64)
+    actual = np.bincount(groups, weights=data.occasions)
+    expected = np.bincount(groups, weights=base)
+    return (actual / np.maximum(expected, 1e-9))[groups]
 
 
 def _train(
@@ -257,7 +273,8 @@ def fit_heads(
         default_base = float(np.median(np.maximum(known, 1e-4))) if known.size else 1.0
 
         def log_base(data: LabelledMatrix) -> FloatArray:
-            return np.log(occasions_base(data.features, occasions_offset, default_base))
+            base = occasions_base(data.features, occasions_offset, default_base)
+            return np.log(base * np.maximum(cutoff_levels(data, base), 1e-3))
 
     boosters["occasions"] = fit(
         "occasions", {"objective": "poisson"}, lambda d: d.occasions, offset=log_base
@@ -267,8 +284,11 @@ def fit_heads(
         predicted_occasions = predicted_occasions * occasions_base(
             validation.features, occasions_offset, default_base
         )
-    predicted_occasions = predicted_occasions.sum()
-    occasions_scale = float(validation.occasions.sum() / max(predicted_occasions, 1e-9))
+    validation_ratio = float(validation.occasions.sum() / max(predicted_occasions.sum(), 1e-9))
+    # With the BG/NBD offset the population's level is BG/NBD's at the scored cutoff: rescaling
+    # to the validation window's total would carry that window's level (its season, a younger
+    # population) forward. The ratio is kept as a diagnostic.
+    occasions_scale = 1.0 if occasions_offset is not None else validation_ratio
 
     tweedie = {"objective": "tweedie", "tweedie_variance_power": 1.5}
     boosters["spend"] = fit("spend", tweedie, lambda d: d.spend)
@@ -309,5 +329,9 @@ def fit_heads(
         occasions_scale=occasions_scale,
         horizon_days=horizon_days,
         occasions_offset=occasions_offset,
-        validation={f"spend_gini_{name}": value for name, value in spend_gini.items()},
+        occasions_default_base=default_base,
+        validation={
+            **{f"spend_gini_{name}": value for name, value in spend_gini.items()},
+            "occasions_validation_ratio": validation_ratio,
+        },
     )
