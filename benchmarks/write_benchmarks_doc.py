@@ -10,7 +10,15 @@ import argparse
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-ORDER = ("generate", "features", "next_purchase", "auckland_peers", "footfall", "serving")
+ORDER = (
+    "generate",
+    "features",
+    "next_purchase",
+    "auckland",
+    "auckland_peers",
+    "footfall",
+    "serving",
+)
 PREFACE = """# Benchmarks
 
 Every figure here was measured by a script in `benchmarks/` (or a `clientcast benchmark` command)

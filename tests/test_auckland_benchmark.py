@@ -83,3 +83,31 @@ def test_tiny_run_reports_every_model_and_writes_json(counts_file: Path, tmp_pat
         assert ours["mase"] < naive
     assert json.loads(json_path.read_text()) == results
     assert not [p for p in json_path.parent.iterdir() if p.name.startswith(".")]
+
+
+def test_without_peers_only_the_project_model_runs(counts_file: Path) -> None:
+    results = run_auckland_benchmark(
+        data_path=counts_file,
+        granularities=("daily",),
+        peers=(),
+        params={"num_boost_round": 30, "learning_rate": 0.1, "min_data_in_leaf": 20},
+        num_threads=1,
+    )
+    assert set(results["daily"]) == {"clientcast"}
+    assert 0 < results["daily"]["clientcast"]["mase"] < 1.5
+
+
+def test_benchmarks_document_puts_auckland_before_its_peers_section(tmp_path: Path) -> None:
+    import importlib.util
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "write_benchmarks_doc.py"
+    spec = importlib.util.spec_from_file_location("write_benchmarks_doc", script)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for name in ("footfall", "auckland_peers", "auckland", "next_purchase"):
+        (tmp_path / f"{name}.md").write_text(f"# {name}\n\ntext\n")
+    document = module.benchmarks_document(tmp_path)
+    positions = [document.index(f"## {name}\n") for name in module.ORDER if name in document]
+    assert positions == sorted(positions)
+    assert document.index("## auckland\n") < document.index("## auckland_peers\n")

@@ -24,6 +24,7 @@ from typing import Any
 import polars as pl
 
 from features.boutique_features import build_boutique_training_frame
+from features.errors import UserInputError
 from features.footfall_series import daily_footfall, hourly_footfall
 from features.history import PurchaseHistory
 from training.baselines.footfall import seasonal_naive
@@ -37,6 +38,10 @@ from training.metrics.forecast import (
 )
 
 MODEL_KEY = "clientcast"
+AUTOETS_WINDOW_DAYS = 728
+"""AutoETS fits the last two years before each origin: a weekly-seasonal state-space model
+needs no more, and the fit time grows with the series length."""
+ORIGIN_SEPARATOR = "@"
 ALL_POINTS_KEY = "clientcast_all_points"
 Fitter = Callable[[pl.DataFrame], GranularityModel]
 Progress = Callable[[str], None]
@@ -115,22 +120,31 @@ def rolling_forecasts(
     layout: BacktestLayout,
     fit: Fitter,
     progress: Progress | None = None,
+    refit_every: int = 1,
 ) -> pl.DataFrame:
-    """The model's forecasts from every origin of ``layout``, refitted at each origin.
+    """The model's forecasts from every origin of ``layout``, refitted every ``refit_every``
+    origins (1: at each one).
 
-    Intervals at an origin are calibrated on the earlier origins' forecasts of targets before
-    it (none for the first origin). Returns the forecaster's columns plus ``origin``.
+    A model fitted at an origin only knows targets before it, so reusing it at the next
+    origins leaks nothing; it only forecasts from a slightly older fit, as a production model
+    refitted less often than it forecasts would. Intervals at an origin are calibrated on the
+    earlier origins' forecasts of targets before it (none for the first origin). Returns the
+    forecaster's columns plus ``origin``.
     """
+    if refit_every < 1:
+        raise UserInputError(f"footfall backtest: refit_every must be >= 1, got {refit_every}")
     outputs: list[pl.DataFrame] = []
+    model: GranularityModel | None = None
     for position, origin in enumerate(layout.origins):
         if progress is not None:
             progress(f"{grain.name} origin {origin} ({position + 1}/{len(layout.origins)})")
-        past = frame.filter(pl.col("target_date") < origin)
-        model = fit(past)
+        if model is None or position % refit_every == 0:
+            model = fit(frame.filter(pl.col("target_date") < origin))
         pool = residual_pool(outputs, before=origin)
+        calibrated = model
         if pool.height:
-            model = model.with_calibration(calibrate(pool, grain.buckets))
-        forecast = model.forecast(frame.filter(pl.col("cutoff") == origin))
+            calibrated = model.with_calibration(calibrate(pool, grain.buckets))
+        forecast = calibrated.forecast(frame.filter(pl.col("cutoff") == origin))
         outputs.append(forecast.with_columns(pl.lit(origin).alias("origin")))
     return pl.concat(outputs, how="vertical_relaxed")
 
@@ -194,10 +208,19 @@ def baseline_points(
 
 
 def autoets_points(
-    long: pl.DataFrame, origins: Sequence[date], grain: Granularity
+    long: pl.DataFrame,
+    origins: Sequence[date],
+    grain: Granularity,
+    n_jobs: int = 2,
+    window_days: int = AUTOETS_WINDOW_DAYS,
 ) -> list[pl.DataFrame]:
     """statsforecast AutoETS (season 7, 80 % interval) from every origin, as the Auckland peer
-    is set up; series with fewer than four weeks of data before an origin are left out."""
+    is set up, fitted on the last ``window_days`` before each origin; series with fewer than
+    four weeks of data before an origin are left out.
+
+    Every (series, origin) pair becomes one series of a single statsforecast call, so that its
+    ``n_jobs`` worker processes share all the fits of the backtest rather than one origin's.
+    """
     from training.benchmarks.auckland_peers import (
         PEER_CONFIGS,
         autoets_forecasts,
@@ -205,26 +228,33 @@ def autoets_points(
     )
 
     config = PEER_CONFIGS["daily"]
-    frames = []
+    windows = []
     for origin in origins:
         step = last_step(origin, grain)
-        train = fill_for_fitting(long, step, config.fill_season)
-        long_enough = train.group_by("unique_id").len().filter(pl.col("len") >= 28)
-        train = train.join(long_enough.select("unique_id"), on="unique_id", how="semi")
-        if train.height == 0:
-            continue
-        frames.append(
-            autoets_forecasts(train, grain.horizon_days, config, n_jobs=1).select(
-                pl.lit("autoets").alias("model"),
-                "unique_id",
-                pl.lit(step).alias("origin"),
-                pl.col("ds").cast(pl.Date),
-                "p10",
-                "p50",
-                "p90",
-            )
+        train = fill_for_fitting(long, step, config.fill_season).filter(
+            pl.col("ds") > step - timedelta(days=window_days)
         )
-    return frames
+        windows.append(train.with_columns(pl.lit(step).alias("origin")))
+    stacked = pl.concat(windows).filter(pl.len().over("unique_id", "origin") >= 28)
+    if stacked.height == 0:
+        return []
+    key = pl.col("unique_id") + pl.lit(ORIGIN_SEPARATOR) + pl.col("origin").cast(pl.String)
+    forecasts = autoets_forecasts(
+        stacked.select(key.alias("unique_id"), "ds", "y"), grain.horizon_days, config, n_jobs
+    )
+    # The key ends with "@YYYY-MM-DD": split from the right, whatever the boutique id holds.
+    iso_date = len(ORIGIN_SEPARATOR) + 10
+    return [
+        forecasts.select(
+            pl.lit("autoets").alias("model"),
+            pl.col("unique_id").str.head(-iso_date).alias("unique_id"),
+            pl.col("unique_id").str.tail(10).str.to_date().alias("origin"),
+            pl.col("ds").cast(pl.Date),
+            "p10",
+            "p50",
+            "p90",
+        )
+    ]
 
 
 def origin_scales(
@@ -284,10 +314,12 @@ def run_backtest(
     frame: pl.DataFrame | None = None,
     autoets: bool = True,
     progress: Progress | None = None,
+    refit_every: int = 1,
 ) -> BacktestResult:
     """Backtest each model of ``fitters`` (name -> fit function) and the baselines.
 
-    ``frame`` is the feature frame of :func:`training_frame` (built when None). The first
+    ``frame`` is the feature frame of :func:`training_frame` (built when None); models are
+    refitted every ``refit_every`` origins (:func:`rolling_forecasts`). The first
     fitter is the project's model: its forecasts feed ``pool`` (every origin's residuals, for
     the production model's calibration) and ``clientcast_all_points``.
     """
@@ -301,7 +333,7 @@ def run_backtest(
     kept_forecasts = pl.DataFrame()
     for position, (name, fit) in enumerate(fitters.items()):
         started = time.perf_counter()
-        forecasts = rolling_forecasts(frame, grain, layout, fit, progress)
+        forecasts = rolling_forecasts(frame, grain, layout, fit, progress, refit_every)
         wall_s[name] = time.perf_counter() - started
         on_scored = forecasts.filter(pl.col("origin").is_in(scored))
         points.append(model_points(on_scored, grain, name))

@@ -61,7 +61,11 @@ STRATEGY = "direct"
 
 @dataclass(frozen=True)
 class FootfallOptions:
-    """What the recipe may vary: backtest origins, training grid, threads, baselines."""
+    """What the recipe may vary: backtest origins, training grid, threads, baselines.
+
+    ``refit_every_origins`` refits the backtested models at every second origin by default
+    (each fit then also serves the next origin), which halves the backtest's boosting time.
+    """
 
     granularities: tuple[str, ...] = ("daily", "hourly")
     daily_origins: int = 6
@@ -72,6 +76,7 @@ class FootfallOptions:
     daily_training_step_days: int = 7
     hourly_training_step_days: int = 14
     min_training_days: int = 182
+    refit_every_origins: int = 2
     disruption_weight: float = DEFAULT_DISRUPTION_WEIGHT
     num_threads: int = 2
     autoets: bool = True
@@ -235,7 +240,14 @@ def fit_granularity(
         series = footfall_series(history, grain).filter(pl.col("time").cast(pl.Date) < as_of)
         fitters[RECURSIVE_KEY] = recursive_fitter(grain, params, seed, options, series)
     backtest = run_backtest(
-        history, grain, layout, fitters, frame, autoets=options.autoets, progress=progress
+        history,
+        grain,
+        layout,
+        fitters,
+        frame,
+        autoets=options.autoets,
+        progress=progress,
+        refit_every=options.refit_every_origins,
     )
     _progress(progress, f"{grain.name}: fitting the production model")
     model = fitters[MODEL_KEY](frame).with_calibration(calibrate(backtest.pool, grain.buckets))
@@ -507,7 +519,14 @@ def backtest_footfall(
             series = footfall_series(history, grain).filter(pl.col("time").cast(pl.Date) < as_of)
             fitters[RECURSIVE_KEY] = recursive_fitter(grain, params, settings.seed, options, series)
         results[name] = run_backtest(
-            history, grain, layout, fitters, frame, autoets=options.autoets, progress=progress
+            history,
+            grain,
+            layout,
+            fitters,
+            frame,
+            autoets=options.autoets,
+            progress=progress,
+            refit_every=options.refit_every_origins,
         )
     return FootfallBacktest(
         as_of, results, time.perf_counter() - started, time.process_time() - cpu_started

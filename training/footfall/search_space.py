@@ -3,7 +3,7 @@
 Plain functions of an Optuna trial, so that ``clientcast tune footfall`` and the tests share
 them. A study's best parameters override the defaults key by key (:func:`booster_params`).
 The defaults were chosen on the Auckland validation origins of 2024, before the benchmark's
-evaluation origins (see ``benchmarks/results/footfall.md``).
+evaluation origins (see ``benchmarks/results/auckland.md``).
 """
 
 from __future__ import annotations
