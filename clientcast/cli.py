@@ -291,17 +291,39 @@ def benchmark(
     json_path: Annotated[
         Path | None, typer.Option("--json", help="Also write the results as JSON here.")
     ] = None,
+    results_dir: Annotated[
+        Path, typer.Option("--results", help="Folder of the benchmark result pages.")
+    ] = Path("benchmarks/results"),
+    document: Annotated[
+        Path, typer.Option("--doc", help="The benchmarks document assembled from the pages.")
+    ] = Path("docs/BENCHMARKS.md"),
+    record: Annotated[
+        bool, typer.Option(help="Write the result page and reassemble the document.")
+    ] = True,
 ) -> None:
-    """Run a public benchmark (CDNOW or Auckland footfall) beside the baselines."""
+    """Run a public benchmark (CDNOW or Auckland footfall) beside the baselines and record it
+    in docs/BENCHMARKS.md."""
     with command_errors():
+        from training.benchmarks.record import command_line, record_result, result_page
+
         if name is Benchmark.cdnow:
             from training.benchmarks.cdnow import markdown_table, run_cdnow_benchmark
 
-            out.print(markdown_table(run_cdnow_benchmark(json_path)))
+            table = markdown_table(run_cdnow_benchmark(json_path))
+            out.print(table)
+            page = result_page(
+                "Latest `clientcast benchmark cdnow` run",
+                command_line(),
+                {"All 23,570 customers, T = 1998-04-01, 90 days": table},
+            )
         else:
-            from training.benchmarks.auckland import run_auckland_benchmark
+            from training.benchmarks.auckland import auckland_tables, run_auckland_benchmark
 
-            out.print(run_auckland_benchmark(json_path))
+            tables = auckland_tables(run_auckland_benchmark(json_path))
+            page = result_page("Latest `clientcast benchmark auckland` run", command_line(), tables)
+        if record:
+            for path in record_result(f"{name.value}_run", page, results_dir, document):
+                out.print(f"wrote {path}")
 
 
 @app.command()

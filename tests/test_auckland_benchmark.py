@@ -98,16 +98,12 @@ def test_without_peers_only_the_project_model_runs(counts_file: Path) -> None:
 
 
 def test_benchmarks_document_puts_auckland_before_its_peers_section(tmp_path: Path) -> None:
-    import importlib.util
+    from training.benchmarks.record import ORDER, benchmarks_document
 
-    script = Path(__file__).resolve().parents[1] / "benchmarks" / "write_benchmarks_doc.py"
-    spec = importlib.util.spec_from_file_location("write_benchmarks_doc", script)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    for name in ("footfall", "auckland_peers", "auckland", "next_purchase"):
+    for name in ("footfall", "auckland_peers", "auckland", "next_purchase", "zz_extra"):
         (tmp_path / f"{name}.md").write_text(f"# {name}\n\ntext\n")
-    document = module.benchmarks_document(tmp_path)
-    positions = [document.index(f"## {name}\n") for name in module.ORDER if name in document]
+    document = benchmarks_document(tmp_path)
+    positions = [document.index(f"## {name}\n") for name in ORDER if f"## {name}\n" in document]
     assert positions == sorted(positions)
     assert document.index("## auckland\n") < document.index("## auckland_peers\n")
+    assert document.index("## footfall\n") < document.index("## zz_extra\n")

@@ -216,6 +216,18 @@ def write_json_atomically(payload: Mapping[str, Any], path: Path) -> None:
             os.unlink(temporary)
 
 
+def auckland_tables(results: Mapping[str, Mapping[str, Mapping[str, float]]]) -> dict[str, str]:
+    """One Markdown table per granularity of a :func:`run_auckland_benchmark` result."""
+    from training.benchmarks.record import metrics_table
+
+    return {
+        f"{name} (MASE, WAPE, P10-P90 coverage, mean pinball loss, wall seconds)": metrics_table(
+            metrics, METRIC_KEYS, percent=("wape", "coverage_80")
+        )
+        for name, metrics in results.items()
+    }
+
+
 def run_auckland_benchmark(
     json_path: Path | None = None,
     *,
