@@ -38,6 +38,16 @@ REPORT = "report.html"
 Progress = Callable[[str], None]
 
 
+def rows_table(title: str, rows: dict[str, int]) -> Table:
+    """The files written and their row counts, as a rich table."""
+    table = Table(title=title, title_justify="left")
+    table.add_column("file")
+    table.add_column("rows", justify="right")
+    for name, count in rows.items():
+        table.add_row(name, f"{count:,}")
+    return table
+
+
 @dataclass(frozen=True)
 class ForecastResult:
     """Where the forecasts went and what they hold."""
@@ -52,15 +62,9 @@ class ForecastResult:
     notes: tuple[str, ...] = field(default=())
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        table = Table(
-            title=f"forecasts as of {self.as_of} ({self.horizon_days} days of daily footfall)",
-            title_justify="left",
+        yield rows_table(
+            f"forecasts as of {self.as_of} ({self.horizon_days} days of daily footfall)", self.rows
         )
-        table.add_column("file")
-        table.add_column("rows", justify="right")
-        for name, count in self.rows.items():
-            table.add_row(name, f"{count:,}")
-        yield table
         for model in self.models:
             yield f"model: {model}"
         for note in self.notes:
@@ -152,15 +156,9 @@ class FootfallTablesResult:
     seconds: float
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        table = Table(
-            title=f"footfall forecast as of {self.as_of} ({self.horizon_days} days daily)",
-            title_justify="left",
+        yield rows_table(
+            f"footfall forecast as of {self.as_of} ({self.horizon_days} days daily)", self.rows
         )
-        table.add_column("file")
-        table.add_column("rows", justify="right")
-        for name, count in self.rows.items():
-            table.add_row(name, f"{count:,}")
-        yield table
         yield f"model: {self.model}"
         yield f"footfall tables written to [bold]{self.directory}[/] in {self.seconds:.0f} s"
 
