@@ -60,10 +60,18 @@ class SnapshotInfo:
 
 
 def default_as_of(history: PurchaseHistory) -> date:
-    """The day after the last transaction or footfall hour: "today" for a history."""
-    last_sale = history.transactions.select(pl.col("purchased_at").max()).collect().item()
+    """The day after the last transaction or footfall hour: "today" for a history.
+
+    Both are read in boutique-local time (a sale at 20:00 in New York on 30 June is a 30 June
+    sale, although it is 1 July in UTC), so that forecasts start on the first day without data.
+    """
+    from features.normalise import normalised_lines
+
+    last_sale = normalised_lines(history).select(pl.col("purchase_date").max()).collect().item()
     last_hour = history.footfall.select(pl.col("hour_start").max()).collect().item()
-    candidates = [value.date() for value in (last_sale, last_hour) if value is not None]
+    if last_hour is not None:
+        last_hour = last_hour.date()
+    candidates = [value for value in (last_sale, last_hour) if value is not None]
     if not candidates:
         raise UserInputError("the history has neither transactions nor footfall")
     return max(candidates) + timedelta(days=1)

@@ -485,3 +485,12 @@ def test_without_a_model_the_fit_uses_the_population(population: PurchaseHistory
     alone = client_features(shard(population, 0, 3), cutoff).collect().sort("client_id")
     joined = alone.join(fitted, on="client_id", suffix="_all")
     assert not np.allclose(joined["bgnbd_p_buy_90d"], joined["bgnbd_p_buy_90d_all"])
+
+
+def test_default_as_of_is_the_day_after_the_last_local_sale() -> None:
+    from features.snapshot import default_as_of
+
+    # 30 May 2024 at 22:30 in New York is 31 May 02:30 UTC: the last local day is 30 May.
+    late = line("t9", "r9", "c2", "NYC", datetime(2024, 5, 31, 2, 30), "ring", 100.0)
+    history = make_history([late], HAND_CLIENTS)
+    assert default_as_of(history) == date(2024, 5, 31)
