@@ -70,7 +70,7 @@ from bentoml.validators import ContentType
 from serving.auth import BearerTokenAuth
 from serving.errors import ValidationErrorBodies
 from serving.schemas import NextPurchaseRequest
-from serving.service import BATCH_MAX_LATENCY_MS, JSON, MAX_CLIENT_IDS, SERVICE_CONFIG
+from serving.service import JSON, NEXT_PURCHASE_API, SERVICE_CONFIG
 
 CONFIG = {**SERVICE_CONFIG, "tracing": {"excluded_urls": ["/next_purchase", "/ping"]}}
 ANSWER = {"status": "ok"}
@@ -78,13 +78,7 @@ ANSWER = {"status": "ok"}
 
 @bentoml.service(**CONFIG)
 class Floor:
-    @bentoml.api(
-        route="/next_purchase",
-        input_spec=NextPurchaseRequest,
-        batchable=True,
-        max_batch_size=MAX_CLIENT_IDS,
-        max_latency_ms=BATCH_MAX_LATENCY_MS,
-    )
+    @bentoml.api(**NEXT_PURCHASE_API)
     async def next_purchase(
         self, client_ids: list[str]
     ) -> Annotated[list[dict], ContentType(JSON)]:

@@ -63,6 +63,15 @@ It also seeds the batcher's first cost estimates (budget / 15 per request), so a
 makes the first batches wait for company. 250 ms sheds nothing below saturation on 2 cores and
 costs nothing once the batcher has measured the real, sub-millisecond cost of a batch."""
 
+NEXT_PURCHASE_API: dict[str, Any] = {
+    "route": "/next_purchase",
+    "input_spec": NextPurchaseRequest,
+    "batchable": True,
+    "max_batch_size": MAX_CLIENT_IDS,
+    "max_latency_ms": BATCH_MAX_LATENCY_MS,
+}
+"""The ``/next_purchase`` endpoint's BentoML settings: adaptive batching of the client ids."""
+
 TRACED_NOWHERE = ("/next_purchase", "/footfall", "/call_list", "/model_info", "/admin/reload")
 """Routes without OpenTelemetry spans: with no exporter configured they go nowhere and cost
 about 0.3 ms per request. Override ``tracing.excluded_urls`` in a BentoML config to trace them."""
@@ -119,13 +128,7 @@ class Clientcast:
         """Stop watching the reload notice."""
         self.stop_watching.set()
 
-    @bentoml.api(
-        route="/next_purchase",
-        input_spec=NextPurchaseRequest,
-        batchable=True,
-        max_batch_size=MAX_CLIENT_IDS,
-        max_latency_ms=BATCH_MAX_LATENCY_MS,
-    )
+    @bentoml.api(**NEXT_PURCHASE_API)
     async def next_purchase(
         self, client_ids: list[str]
     ) -> Annotated[list[NextPurchaseItem], ContentType(JSON)]:

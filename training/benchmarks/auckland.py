@@ -22,7 +22,7 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -53,6 +53,7 @@ from training.footfall.forecaster import fit_granularity_model
 from training.footfall.layout import BacktestLayout, granularity
 from training.footfall.recursive import fit_recursive_model
 from training.footfall.search_space import booster_params
+from training.progress import Progress
 
 MODEL_KEY = "clientcast"
 METRIC_KEYS: tuple[str, ...] = ("mase", "wape", "coverage_80", "pinball_mean", "wall_s")
@@ -62,7 +63,6 @@ STRATEGIES: dict[str, str] = {"daily": "recursive", "hourly": "direct"}
 origins a year earlier for daily): daily recursive MASE 0.874 against direct 0.940. The hourly
 recursive model was not validated; hourly stays direct (see benchmarks/results/auckland.md)."""
 TRAINING_STEP_DAYS = {"daily": 7, "hourly": 14}
-Progress = Callable[[str], None]
 Origin = date | datetime
 
 

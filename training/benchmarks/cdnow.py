@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from typing import Any
 import polars as pl
 
 from training.next_purchase.frame import LABELS
+from training.progress import Progress
 
 TEST_CUTOFF = date(1998, 4, 1)
 HORIZON_DAYS = 90
@@ -43,7 +43,6 @@ METRICS: dict[str, str] = {
     "spend_gini": "spend_gini",
 }
 MODELS: tuple[str, ...] = ("clientcast", "bgnbd", "rf_heuristic")
-Progress = Callable[[str], None]
 
 
 def subset_master_file(source: Path, out_file: Path, customers: int) -> Path:

@@ -36,6 +36,7 @@ from training.metrics.forecast import (
     forecast_metrics_by_horizon,
     seasonal_naive_scale,
 )
+from training.progress import Progress
 
 MODEL_KEY = "clientcast"
 AUTOETS_WINDOW_DAYS = 728
@@ -44,7 +45,6 @@ needs no more, and the fit time grows with the series length."""
 ORIGIN_SEPARATOR = "@"
 ALL_POINTS_KEY = "clientcast_all_points"
 Fitter = Callable[[pl.DataFrame], GranularityModel]
-Progress = Callable[[str], None]
 
 
 @dataclass

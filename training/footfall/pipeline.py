@@ -50,8 +50,8 @@ from training.footfall.layout import (
 from training.footfall.model_frame import DEFAULT_DISRUPTION_WEIGHT
 from training.footfall.recursive import fit_recursive_model
 from training.footfall.search_space import booster_params, booster_space
+from training.progress import Progress, announce
 
-Progress = Callable[[str], None]
 EXPERIMENT = "footfall"
 PROMOTION_METRIC = "backtest.mase"
 CHAMPION_KEY = "champion"
@@ -96,11 +96,6 @@ class FootfallOptions:
             self.hourly_origin_step_days,
             self.hourly_training_step_days,
         )
-
-
-def _progress(progress: Progress | None, message: str) -> None:
-    if progress is not None:
-        progress(message)
 
 
 def footfall_span(history: PurchaseHistory) -> tuple[date, date]:
@@ -229,7 +224,7 @@ def fit_granularity(
 ) -> GranularityRun:
     """Backtest ``grain`` (with the champion's recipe when given) and fit its production model."""
     layout = layout_for(grain, first_day, as_of, options)
-    _progress(progress, f"{grain.name}: building features at {len(layout.origins)} origins")
+    announce(progress, f"{grain.name}: building features at {len(layout.origins)} origins")
     frame = training_frame(history, grain, layout, as_of).filter(pl.col("target_date") < as_of)
     fitters = {MODEL_KEY: direct_fitter(grain, params, seed, options)}
     if champion_params is not None:
@@ -249,7 +244,7 @@ def fit_granularity(
         progress=progress,
         refit_every=options.refit_every_origins,
     )
-    _progress(progress, f"{grain.name}: fitting the production model")
+    announce(progress, f"{grain.name}: fitting the production model")
     model = fitters[MODEL_KEY](frame).with_calibration(calibrate(backtest.pool, grain.buckets))
     return GranularityRun(grain, layout, frame, backtest, model)
 
@@ -424,7 +419,7 @@ def train_footfall(
             },
         },
     )
-    _progress(progress, "logging to MLflow")
+    announce(progress, "logging to MLflow")
     with tracking.training_run(EXPERIMENT, run_name=f"footfall-{as_of.isoformat()}") as run_id:
         _log_run(runs, params, options, table)
         first = next(iter(runs.values()))
@@ -618,7 +613,7 @@ def tune_footfall(
             training_step_days=training_step,
             min_training_days=options.min_training_days,
         )
-        _progress(progress, f"{name}: tuning on {len(layout.origins)} origins before {end}")
+        announce(progress, f"{name}: tuning on {len(layout.origins)} origins before {end}")
         study = run_study(
             tuning_objective(history, grain, layout, end, settings.seed, options),
             f"{EXPERIMENT}-{name}",

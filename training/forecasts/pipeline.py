@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -32,10 +31,10 @@ from features.history import PurchaseHistory, load_history
 from training.forecasts import accuracy, tables
 from training.forecasts.publish import staged_directory
 from training.forecasts.report import ReportInputs, write_report
+from training.progress import Progress, announce
 
 MAX_HORIZON_DAYS = 56
 REPORT = "report.html"
-Progress = Callable[[str], None]
 
 
 def rows_table(title: str, rows: dict[str, int]) -> Table:
@@ -71,11 +70,6 @@ class ForecastResult:
             yield f"[yellow]note:[/] {note}"
         yield f"forecasts written to [bold]{self.directory}[/] in {self.seconds:.0f} s"
         yield f"report: [bold]{self.report}[/]"
-
-
-def _progress(progress: Progress | None, message: str) -> None:
-    if progress is not None:
-        progress(message)
 
 
 def checked_horizon(horizon_days: int) -> int:
@@ -220,7 +214,7 @@ def write_forecasts(
     horizon_days = checked_horizon(horizon_days)
     history = load_history(settings.data_dir)
     as_of = as_of or default_as_of(history)
-    _progress(progress, "loading the champion models")
+    announce(progress, "loading the champion models")
     configure_tracking(settings.tracking_uri, settings.mlflow_artifact_dir)
     purchase_model, purchase_info = load_bundle(settings.next_purchase_model)
     footfall_model, footfall_info = load_bundle(settings.footfall_model)
@@ -228,11 +222,11 @@ def write_forecasts(
 
     boutiques = history.boutiques.collect()
 
-    _progress(progress, f"forecasting footfall from {as_of}")
+    announce(progress, f"forecasting footfall from {as_of}")
     footfall = planner_footfall(history, footfall_model, as_of, horizon_days)
     daily_forecast, hourly_forecast = footfall.daily_forecast, footfall.hourly_forecast
 
-    _progress(progress, f"scoring clients as of {as_of}")
+    announce(progress, f"scoring clients as of {as_of}")
     clients = client_table(history)
     # Category values as text: the reasons quote them ("last bought leather goods").
     features = (
@@ -245,7 +239,7 @@ def write_forecasts(
     )
     call_list = tables.call_list_table(next_purchase, clients, daily_forecast, as_of)
 
-    _progress(progress, "comparing with last year and the calendar")
+    announce(progress, "comparing with last year and the calendar")
     observed_daily, markers, last_year = (
         footfall.observed_daily,
         footfall.markers,
@@ -262,7 +256,7 @@ def write_forecasts(
         division_columns,
     )
 
-    _progress(progress, "checking the last forecasts against what happened")
+    announce(progress, "checking the last forecasts against what happened")
     checked = accuracy.forecast_accuracy(
         settings,
         history,
@@ -274,7 +268,7 @@ def write_forecasts(
     )
 
     directory = Path(settings.forecast_dir) / as_of.isoformat()
-    _progress(progress, f"writing {directory}")
+    announce(progress, f"writing {directory}")
     inputs = ReportInputs(
         as_of=as_of,
         created_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),

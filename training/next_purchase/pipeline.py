@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -46,8 +46,8 @@ from training.next_purchase.models import (
 )
 from training.next_purchase.reasons import catalogue_templates
 from training.next_purchase.search_space import booster_params, booster_space
+from training.progress import Progress, announce
 
-Progress = Callable[[str], None]
 EXPERIMENT = "next-purchase"
 STUDY_NAME = "next-purchase"
 PROMOTION_METRIC = "backtest.log_loss"
@@ -126,11 +126,6 @@ class TrainingReport:
             f"{self.promotion_reason}",
         ]
         return Group(table, *lines)
-
-
-def _progress(progress: Progress | None, message: str) -> None:
-    if progress is not None:
-        progress(message)
 
 
 def history_dates(history: PurchaseHistory, reference_currency: str) -> tuple[date, date]:
@@ -337,7 +332,7 @@ def prepare_data(
         options.min_history_days,
     )
     cutoffs = [*layout.training, layout.validation, layout.test, *layout.production_training]
-    _progress(progress, f"building client features at {len(set(cutoffs))} cutoffs")
+    announce(progress, f"building client features at {len(set(cutoffs))} cutoffs")
     frames = client_frames(history, cutoffs, options.horizon_days, reference_currency)
     empty = [cutoff.isoformat() for cutoff, frame in frames.items() if frame.height == 0]
     if empty:
@@ -369,11 +364,11 @@ def fit_bundle(
 ) -> tuple[NextPurchaseBundle, pl.DataFrame, dict[str, ModelPredictions]]:
     """Backtest heads, their scores beside the baselines on the test cutoff, production heads."""
     layout, horizon = data.layout, data.layout.horizon_days
-    _progress(progress, "fitting the backtest heads")
+    announce(progress, "fitting the backtest heads")
     backtest_heads = fit_recipe(
         data.frames, layout.training, layout.validation, data.spec, settings, horizon, progress
     )
-    _progress(progress, "fitting the production heads")
+    announce(progress, "fitting the production heads")
     production_heads = fit_recipe(
         data.frames,
         layout.production_training,
@@ -396,7 +391,7 @@ def fit_bundle(
             "layout": layout.describe(),
         },
     )
-    _progress(progress, f"backtest on {layout.test}")
+    announce(progress, f"backtest on {layout.test}")
     test_frame = data.frames[layout.test]
     predictions = predict_cutoff(
         test_frame, data.occasions, layout.test, horizon, {MODEL_KEY: bundle}, heads="backtest"
@@ -437,7 +432,7 @@ def train_next_purchase(
     tracking.configure_tracking(settings.tracking_uri, settings.mlflow_artifact_dir)
     test_frame = data.frames[data.layout.test]
     champion_value, champion_note = _champion_value(settings, test_frame, data.layout.test)
-    _progress(progress, "logging to MLflow")
+    announce(progress, "logging to MLflow")
     with tracking.training_run(
         EXPERIMENT, run_name=f"next-purchase-{data.as_of.isoformat()}"
     ) as run_id:
@@ -519,7 +514,7 @@ def backtest_next_purchase(
                 raise
             break
     cutoffs = {c for layout in layouts for c in (*layout.training, layout.validation, layout.test)}
-    _progress(progress, f"building client features at {len(cutoffs)} cutoffs")
+    announce(progress, f"building client features at {len(cutoffs)} cutoffs")
     frames = client_frames(
         history, sorted(cutoffs), options.horizon_days, settings.reference_currency
     )
@@ -530,12 +525,12 @@ def backtest_next_purchase(
         spec = model_features(
             pl.concat([frames[c] for c in layout.training], how="vertical_relaxed")
         )
-        _progress(progress, f"origin {layout.test}: fitting")
+        announce(progress, f"origin {layout.test}: fitting")
         heads = fit_recipe(
             frames, layout.training, layout.validation, spec, boosting, options.horizon_days
         )
         bundle = NextPurchaseBundle(spec, heads, reason_templates={})
-        _progress(progress, f"origin {layout.test}: scoring")
+        announce(progress, f"origin {layout.test}: scoring")
         test_frame = frames[layout.test]
         predictions = predict_cutoff(
             test_frame, occasions, layout.test, options.horizon_days, {MODEL_KEY: bundle}
@@ -583,7 +578,7 @@ def tune_next_purchase(
         options.n_training,
         options.min_history_days,
     )
-    _progress(progress, "building client features for the training and validation cutoffs")
+    announce(progress, "building client features for the training and validation cutoffs")
     frames = client_frames(
         history,
         [*layout.training, layout.validation],
