@@ -210,6 +210,54 @@ def _champion(settings: Any) -> tuple[FootfallBundle | None, dict[str, Any], str
     return bundle, info, f"champion v{info['version']}"
 
 
+@dataclass(frozen=True)
+class GranularityBacktest:
+    """A granularity's backtest with what it was built from: layout, training frame, fitters."""
+
+    layout: BacktestLayout
+    frame: pl.DataFrame
+    fitters: dict[str, Fitter]
+    result: BacktestResult
+
+
+def backtest_granularity(
+    history: PurchaseHistory,
+    grain: Granularity,
+    first_day: date,
+    as_of: date,
+    params: Mapping[str, Any],
+    seed: int,
+    options: FootfallOptions,
+    champion_params: Mapping[str, Any] | None = None,
+    compare_strategies: bool = False,
+    progress: Progress | None = None,
+) -> GranularityBacktest:
+    """Backtest ``grain`` beside its baselines (and the champion's recipe, the recursive
+    strategy when asked), on features and targets before ``as_of``."""
+    layout = layout_for(grain, first_day, as_of, options)
+    announce(progress, f"{grain.name}: building features at {len(layout.origins)} origins")
+    frame = training_frame(history, grain, layout, as_of).filter(pl.col("target_date") < as_of)
+    fitters = {MODEL_KEY: direct_fitter(grain, params, seed, options)}
+    if champion_params is not None:
+        fitters[CHAMPION_KEY] = direct_fitter(grain, champion_params, seed, options)
+    if compare_strategies:
+        from training.footfall.backtest import footfall_series
+
+        series = footfall_series(history, grain).filter(pl.col("time").cast(pl.Date) < as_of)
+        fitters[RECURSIVE_KEY] = recursive_fitter(grain, params, seed, options, series)
+    result = run_backtest(
+        history,
+        grain,
+        layout,
+        fitters,
+        frame,
+        autoets=options.autoets,
+        progress=progress,
+        refit_every=options.refit_every_origins,
+    )
+    return GranularityBacktest(layout, frame, fitters, result)
+
+
 def fit_granularity(
     history: PurchaseHistory,
     grain: Granularity,
@@ -223,30 +271,22 @@ def fit_granularity(
     progress: Progress | None = None,
 ) -> GranularityRun:
     """Backtest ``grain`` (with the champion's recipe when given) and fit its production model."""
-    layout = layout_for(grain, first_day, as_of, options)
-    announce(progress, f"{grain.name}: building features at {len(layout.origins)} origins")
-    frame = training_frame(history, grain, layout, as_of).filter(pl.col("target_date") < as_of)
-    fitters = {MODEL_KEY: direct_fitter(grain, params, seed, options)}
-    if champion_params is not None:
-        fitters[CHAMPION_KEY] = direct_fitter(grain, champion_params, seed, options)
-    if compare_strategies:
-        from training.footfall.backtest import footfall_series
-
-        series = footfall_series(history, grain).filter(pl.col("time").cast(pl.Date) < as_of)
-        fitters[RECURSIVE_KEY] = recursive_fitter(grain, params, seed, options, series)
-    backtest = run_backtest(
+    backtest = backtest_granularity(
         history,
         grain,
-        layout,
-        fitters,
-        frame,
-        autoets=options.autoets,
-        progress=progress,
-        refit_every=options.refit_every_origins,
+        first_day,
+        as_of,
+        params,
+        seed,
+        options,
+        champion_params,
+        compare_strategies,
+        progress,
     )
     announce(progress, f"{grain.name}: fitting the production model")
-    model = fitters[MODEL_KEY](frame).with_calibration(calibrate(backtest.pool, grain.buckets))
-    return GranularityRun(grain, layout, frame, backtest, model)
+    calibration = calibrate(backtest.result.pool, grain.buckets)
+    model = backtest.fitters[MODEL_KEY](backtest.frame).with_calibration(calibration)
+    return GranularityRun(grain, backtest.layout, backtest.frame, backtest.result, model)
 
 
 def backtest_table(runs: Mapping[str, GranularityRun]) -> pl.DataFrame:
@@ -503,26 +543,18 @@ def backtest_footfall(
     first_day, as_of = resolve_as_of(history, as_of)
     results: dict[str, BacktestResult] = {}
     for name in options.granularities:
-        grain = granularity(name)
-        layout = layout_for(grain, first_day, as_of, options)
-        frame = training_frame(history, grain, layout, as_of).filter(pl.col("target_date") < as_of)
         params = {**tuned_params(settings, name), **options.param_overrides}
-        fitters = {MODEL_KEY: direct_fitter(grain, params, settings.seed, options)}
-        if compare_strategies:
-            from training.footfall.backtest import footfall_series
-
-            series = footfall_series(history, grain).filter(pl.col("time").cast(pl.Date) < as_of)
-            fitters[RECURSIVE_KEY] = recursive_fitter(grain, params, settings.seed, options, series)
-        results[name] = run_backtest(
+        results[name] = backtest_granularity(
             history,
-            grain,
-            layout,
-            fitters,
-            frame,
-            autoets=options.autoets,
+            granularity(name),
+            first_day,
+            as_of,
+            params,
+            settings.seed,
+            options,
+            compare_strategies=compare_strategies,
             progress=progress,
-            refit_every=options.refit_every_origins,
-        )
+        ).result
     return FootfallBacktest(
         as_of, results, time.perf_counter() - started, time.process_time() - cpu_started
     )
