@@ -58,6 +58,8 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 RESULTS = Path(__file__).parent / "results" / "serving.md"
 HOST = "127.0.0.1"
 TOKEN = "benchmark-token"
+WINDOW_S = 10
+"""The open-loop runs also report p50/p99 per window of this many seconds (by scheduled send)."""
 FLOOR_MODULE = "clientcast_serving_floor"
 FLOOR_SOURCE = '''
 """The framework's floor: the service's BentoML configuration and middlewares, no model."""
@@ -369,7 +371,7 @@ async def open_loop(url: str, bodies: list[str], rate: float, seconds: float) ->
 
         await asyncio.gather(*(send(index) for index in range(total)))
     ok = sum(1 for status in statuses if status == 200)
-    return {
+    summary = {
         "rate": rate,
         "sent": float(total),
         "ok": float(ok),
@@ -377,6 +379,13 @@ async def open_loop(url: str, bodies: list[str], rate: float, seconds: float) ->
         "p99_ms": float(np.nanpercentile(latencies, 99)),
         "max_ms": float(np.nanmax(latencies)),
     }
+    per_window = int(rate * WINDOW_S)
+    for start in range(0, total, per_window):
+        window = latencies[start : start + per_window]
+        second = round(start / rate)
+        summary[f"p50_ms@{second}s"] = float(np.nanpercentile(window, 50))
+        summary[f"p99_ms@{second}s"] = float(np.nanpercentile(window, 99))
+    return summary
 
 
 # -- in-process floor ---------------------------------------------------------------------------
@@ -505,6 +514,37 @@ def target_checks(results: list[Result], startup: dict[str, float]) -> list[str]
     ]
 
 
+def by_window_table(results: list[Result]) -> list[str]:
+    """Markdown lines: each open-loop run's p50 / p99 per window, to show how a burst fades."""
+    runs = [
+        (result.workload, when, run)
+        for result in results
+        for when, run in (("fresh", result.open_loop_fresh), ("after saturation", result.open_loop))
+        if run
+    ]
+    starts = sorted(
+        {int(key[7:-1]) for _, _, run in runs for key in run if key.startswith("p50_ms@")}
+    )
+    if not starts:
+        return []
+    lines = [
+        "",
+        f"p50 / p99 (ms) per {WINDOW_S}-second window of the same runs, by scheduled send time:",
+        "",
+        "| endpoint | when | " + " | ".join(f"{s}-{s + WINDOW_S} s" for s in starts) + " |",
+        "|---|---|" + "---:|" * len(starts),
+    ]
+    for name, when, run in runs:
+        cells = [
+            f"{run[f'p50_ms@{s}s']:.1f} / {run[f'p99_ms@{s}s']:.1f}"
+            if f"p50_ms@{s}s" in run
+            else ""
+            for s in starts
+        ]
+        lines.append(f"| {name} | {when} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def report(
     results: list[Result],
     startup: dict[str, float],
@@ -573,6 +613,7 @@ def report(
                     f"| {result.workload} | {when} | {run['sent']:,.0f} | {run['ok']:,.0f} | "
                     f"{run['p50_ms']:.2f} | {run['p99_ms']:.2f} | {run['max_ms']:.1f} |"
                 )
+    lines += by_window_table(results)
     lines += ["", "## Against the issue's targets (2 cores)", ""]
     lines += [f"- {line}" for line in target_checks(results, startup)]
     lines += [

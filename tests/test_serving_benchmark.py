@@ -81,3 +81,23 @@ def test_target_verdicts_use_clean_runs_and_both_open_loop_runs(bench: ModuleTyp
     assert verdicts["1 id, p50 over the plain endpoint's, ms, fresh"]
     assert not verdicts["1 id, p50 over the plain endpoint's, ms, after saturation"]
     assert verdicts["start-up to ready, s"]
+
+
+def test_window_table_shows_each_open_loop_run_window_by_window(bench: ModuleType) -> None:
+    one = bench.Result("next_purchase, 1 id")
+    one.open_loop_fresh = {"p50_ms": 2.0, "p50_ms@0s": 2.0, "p99_ms@0s": 4.0}
+    one.open_loop = {
+        "p50_ms": 6.0,
+        **{"p50_ms@0s": 9.0, "p99_ms@0s": 25.0, "p50_ms@10s": 3.0, "p99_ms@10s": 7.0},
+    }
+
+    lines = bench.by_window_table([one, bench.Result("floor: plain endpoint")])
+
+    header = next(line for line in lines if line.startswith("| endpoint"))
+    assert "0-10 s" in header and "10-20 s" in header
+    rows = [line for line in lines if line.startswith("| next_purchase")]
+    assert rows == [
+        "| next_purchase, 1 id | fresh | 2.0 / 4.0 |  |",
+        "| next_purchase, 1 id | after saturation | 9.0 / 25.0 | 3.0 / 7.0 |",
+    ]
+    assert bench.by_window_table([bench.Result("no open loop")]) == []
