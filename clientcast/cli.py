@@ -304,8 +304,14 @@ def benchmark(
     """Run a public benchmark (CDNOW or Auckland footfall) beside the baselines and record it
     in docs/BENCHMARKS.md."""
     with command_errors():
+        from features.errors import UserInputError
         from training.benchmarks.record import command_line, record_result, result_page
 
+        if record and not results_dir.is_dir():
+            raise UserInputError(
+                f"{results_dir}: no such folder of result pages; run from the repository root, "
+                "pass --results and --doc, or --no-record"
+            )
         if name is Benchmark.cdnow:
             from training.benchmarks.cdnow import markdown_table, run_cdnow_benchmark
 

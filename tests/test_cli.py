@@ -50,3 +50,13 @@ def test_a_missing_data_folder_is_a_user_error(tmp_path: Path) -> None:
 def test_an_unknown_model_family_is_refused() -> None:
     result = runner.invoke(app, ["tune", "churn"])
     assert result.exit_code == 2
+
+
+def test_a_benchmark_outside_the_repository_refuses_before_running(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["benchmark", "cdnow"])
+    assert result.exit_code == 2
+    assert "benchmarks/results" in result.output and "--no-record" in result.output
+    assert not (tmp_path / "docs").exists()

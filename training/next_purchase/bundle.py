@@ -2,8 +2,9 @@
 
 On disk a bundle is a directory::
 
-    manifest.json                 features, categorical levels, calibrators, division classes,
-                                  reason templates, training dates, backtest metrics
+    manifest.json                 features, categorical levels, calibrators, the calibrators'
+                                  recency-frequency companion, division classes, reason
+                                  templates, training dates, backtest metrics
     production/<head>.lgb         the heads the service uses
     backtest/<head>.lgb           the same recipe fitted before the test window, kept so that a
                                   later challenger can re-score this model on its own backtest
@@ -27,6 +28,7 @@ import polars as pl
 from features.client_features import division_slug
 from features.errors import UserInputError
 from training.next_purchase.calibration import Calibrator
+from training.next_purchase.companion import RecencyFrequencyCompanion
 from training.next_purchase.frame import FeatureSpec
 from training.next_purchase.models import FloatArray, NextPurchaseHeads
 from training.next_purchase.reasons import PLACEHOLDER, REASON_COLUMNS, format_value, top_reasons
@@ -186,6 +188,7 @@ class NextPurchaseBundle:
                 "occasions_offset": heads.occasions_offset,
                 "occasions_default_base": heads.occasions_default_base,
                 "validation": heads.validation,
+                "companion": None if heads.companion is None else heads.companion.to_dict(),
             }
         manifest = {
             "format_version": FORMAT_VERSION,
@@ -225,6 +228,11 @@ class NextPurchaseBundle:
                 occasions_offset=entry["occasions_offset"],
                 occasions_default_base=float(entry["occasions_default_base"]),
                 validation=dict(entry["validation"]),
+                companion=(
+                    RecencyFrequencyCompanion.from_dict(entry["companion"])
+                    if entry.get("companion")
+                    else None
+                ),
             )
         return cls(
             FeatureSpec.from_dict(manifest["features"]),

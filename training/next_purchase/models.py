@@ -5,7 +5,8 @@ early stopping on the validation cutoff (the latest cutoff whose label window cl
 test cutoff):
 
 - ``p_buy_30d``, ``p_buy_90d``: binary, then calibrated on the validation cutoff
-  (:mod:`training.next_purchase.calibration`);
+  (:mod:`training.next_purchase.calibration`), possibly stacked with the recency-frequency
+  companion score (:mod:`training.next_purchase.companion`) when that scores better there;
 - ``occasions``: Poisson regression of the number of purchase occasions in the window. When the
   features hold BG/NBD's expected occasions, the booster starts from them times the level of
   the row's cutoff (that cutoff's actual total over BG/NBD's; ``log`` of it as the offset) and
@@ -37,10 +38,13 @@ from numpy.typing import NDArray
 
 from training.metrics.next_purchase import normalized_gini
 from training.next_purchase.calibration import Calibrator, fit_calibrator
+from training.next_purchase.companion import RecencyFrequencyCompanion, fit_companion
 
 FloatArray = NDArray[np.float64]
 QUANTILES: dict[str, float] = {"days_p10": 0.1, "days_p50": 0.5, "days_p90": 0.9}
 BINARY_HEADS: dict[str, str] = {"p_buy_30d": "bought_30d", "p_buy_90d": "bought"}
+BINARY_WINDOWS: dict[str, int] = {"p_buy_30d": 30}
+"""Window of a binary head when it is not the horizon."""
 SPEND_MODELS: tuple[str, ...] = ("tweedie", "hurdle")
 
 
@@ -88,6 +92,17 @@ class NextPurchaseHeads:
     occasions_offset: int | None = None
     occasions_default_base: float = 1.0
     validation: dict[str, float] = field(default_factory=dict)
+    companion: RecencyFrequencyCompanion | None = None
+
+    def purchase_probability(self, head: str, raw: FloatArray, features: FloatArray) -> FloatArray:
+        """The calibrated probability of binary ``head`` from its booster's ``raw`` scores."""
+        calibrator = self.calibrators[head]
+        if not calibrator.needs_companion:
+            return calibrator.transform(raw)
+        if self.companion is None:
+            raise ValueError(f"the {head} calibrator is stacked but the heads have no companion")
+        window = BINARY_WINDOWS.get(head, self.horizon_days)
+        return calibrator.transform(raw, self.companion.p_at_least_one(features, window))
 
     def predict_matrix(self, features: FloatArray, num_threads: int = 0) -> dict[str, FloatArray]:
         """Every prediction for the rows of ``features`` (columns in the model's order).
@@ -102,8 +117,10 @@ class NextPurchaseHeads:
             raw["occasions"] = raw["occasions"] * occasions_base(
                 features, self.occasions_offset, self.occasions_default_base
             )
-        p_buy_90d = self.calibrators["p_buy_90d"].transform(raw["p_buy_90d"])
-        p_buy_30d = np.minimum(self.calibrators["p_buy_30d"].transform(raw["p_buy_30d"]), p_buy_90d)
+        p_buy_90d = self.purchase_probability("p_buy_90d", raw["p_buy_90d"], features)
+        p_buy_30d = np.minimum(
+            self.purchase_probability("p_buy_30d", raw["p_buy_30d"], features), p_buy_90d
+        )
         if self.spend_model == "hurdle":
             spend = p_buy_90d * raw["spend_given_purchase"]
         else:
@@ -261,10 +278,19 @@ def fit_heads(
 
     boosters: dict[str, lgb.Booster] = {}
     calibrators: dict[str, Calibrator] = {}
+    companion = fit_companion(validation.features, feature_names)
     for head, target in BINARY_HEADS.items():
         boosters[head] = fit(head, {"objective": "binary"}, lambda d, t=target: getattr(d, t))
         raw = boosters[head].predict(validation.features)
-        calibrators[head] = fit_calibrator(raw, getattr(validation, target), seed=settings.seed)
+        window = BINARY_WINDOWS.get(head, horizon_days)
+        calibrators[head] = fit_calibrator(
+            raw,
+            getattr(validation, target),
+            seed=settings.seed,
+            companion=(
+                None if companion is None else companion.p_at_least_one(validation.features, window)
+            ),
+        )
 
     log_base, default_base = None, 1.0
     if occasions_offset is not None:
@@ -295,8 +321,11 @@ def fit_heads(
     boosters["spend_given_purchase"] = fit(
         "spend_given_purchase", {"objective": "gamma"}, lambda d: d.spend, lambda d: d.spend > 0
     )
-    p_buy_90d = calibrators["p_buy_90d"].transform(
-        boosters["p_buy_90d"].predict(validation.features)
+    calibrated = NextPurchaseHeads(
+        boosters, calibrators, (), "", 1.0, horizon_days, companion=companion
+    )
+    p_buy_90d = calibrated.purchase_probability(
+        "p_buy_90d", boosters["p_buy_90d"].predict(validation.features), validation.features
     )
     candidates = {
         "tweedie": boosters["spend"].predict(validation.features),
@@ -334,4 +363,5 @@ def fit_heads(
             **{f"spend_gini_{name}": value for name, value in spend_gini.items()},
             "occasions_validation_ratio": validation_ratio,
         },
+        companion=companion,
     )
