@@ -292,8 +292,13 @@ def benchmark(
         Path | None, typer.Option("--json", help="Also write the results as JSON here.")
     ] = None,
     results_dir: Annotated[
-        Path, typer.Option("--results", help="Folder of the benchmark result pages.")
-    ] = Path("benchmarks/results"),
+        Path | None,
+        typer.Option(
+            "--results",
+            help="Folder of the benchmark result pages (default: benchmarks/results, which must "
+            "exist: run from the repository root).",
+        ),
+    ] = None,
     document: Annotated[
         Path, typer.Option("--doc", help="The benchmarks document assembled from the pages.")
     ] = Path("docs/BENCHMARKS.md"),
@@ -307,11 +312,13 @@ def benchmark(
         from features.errors import UserInputError
         from training.benchmarks.record import command_line, record_result, result_page
 
-        if record and not results_dir.is_dir():
-            raise UserInputError(
-                f"{results_dir}: no such folder of result pages; run from the repository root, "
-                "pass --results and --doc, or --no-record"
-            )
+        if results_dir is None:
+            results_dir = Path("benchmarks/results")
+            if record and not results_dir.is_dir():
+                raise UserInputError(
+                    f"{results_dir}: no such folder of result pages here; run from the "
+                    "repository root, pass --results and --doc, or --no-record"
+                )
         if name is Benchmark.cdnow:
             from training.benchmarks.cdnow import markdown_table, run_cdnow_benchmark
 

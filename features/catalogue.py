@@ -10,12 +10,11 @@ from the catalogue; regenerate it after adding a feature::
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from features.atomic_write import write_text_atomically
 from features.client_features import (
     BGNBD_FIT_CLIENTS,
     BGNBD_HORIZONS,
@@ -262,16 +261,7 @@ def render_markdown() -> str:
 
 def write_markdown(out: Path) -> Path:
     """Write :func:`render_markdown` to ``out`` atomically (a temporary file, then a rename)."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(render_markdown())
-        os.replace(temporary, out)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return out
+    return write_text_atomically(render_markdown(), out)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -31,7 +31,6 @@ from features.contract import DIVISIONS, PERSONAL_COLUMN_PATTERNS, TABLES
 from features.history import PurchaseHistory, empty_table
 from training.forecasts import ForecastResult, pipeline, tables, write_forecasts
 from training.forecasts.accuracy import ForecastAccuracy, score_clients, score_footfall
-from training.forecasts.publish import staged_directory
 from training.forecasts.report import ReportInputs, busiest_and_quietest, render_report
 from training.next_purchase.bundle import division_column
 
@@ -218,32 +217,6 @@ def assert_offline_page(text: str) -> PageParser:
     assert all(link.startswith(("#", "data:")) for link in page.links), page.links
     assert not re.search(r"https?://", text)
     return page
-
-
-# -- atomic publication ----------------------------------------------------------------------
-
-
-def test_a_staged_directory_replaces_the_previous_one_whole(tmp_path: Path) -> None:
-    final = tmp_path / "forecasts" / "2026-07-01"
-    with staged_directory(final) as staging:
-        (staging / "a.txt").write_text("first")
-        assert not final.exists()
-    with staged_directory(final) as staging:
-        (staging / "b.txt").write_text("second")
-        assert (final / "a.txt").read_text() == "first"
-    assert sorted(p.name for p in final.iterdir()) == ["b.txt"]
-    assert sorted(p.name for p in final.parent.iterdir()) == ["2026-07-01"]
-
-
-def test_a_failure_while_staging_leaves_the_previous_folder_untouched(tmp_path: Path) -> None:
-    final = tmp_path / "2026-07-01"
-    with staged_directory(final) as staging:
-        (staging / "a.txt").write_text("first")
-    with pytest.raises(RuntimeError, match="boom"), staged_directory(final) as staging:
-        (staging / "a.txt").write_text("half-written")
-        raise RuntimeError("boom")
-    assert (final / "a.txt").read_text() == "first"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["2026-07-01"]
 
 
 # -- tables ----------------------------------------------------------------------------------

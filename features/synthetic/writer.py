@@ -7,13 +7,11 @@ which then replaces the target. An existing target is replaced only when it look
 
 from __future__ import annotations
 
-import os
-import shutil
-import uuid
 from pathlib import Path
 
 import polars as pl
 
+from features.atomic_write import staged_directory
 from features.contract import TABLES
 from features.errors import UserInputError
 
@@ -45,25 +43,11 @@ def write_maison(tables: dict[str, pl.DataFrame], out_dir: Path) -> dict[str, in
     """Write every table as ``<name>.parquet`` into ``out_dir`` atomically; rows per table."""
     out_dir = Path(out_dir)
     check_target(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    token = uuid.uuid4().hex[:8]
-    staging = out_dir.parent / f".{out_dir.name}.tmp-{token}"
-    retired = out_dir.parent / f".{out_dir.name}.old-{token}"
     rows: dict[str, int] = {}
-    try:
-        staging.mkdir()
+    with staged_directory(out_dir) as staging:
         for name, frame in tables.items():
             contract_frame(name, frame).write_parquet(
                 staging / f"{name}.parquet", compression="zstd"
             )
             rows[name] = frame.height
-        if out_dir.exists():
-            os.replace(out_dir, retired)
-        os.replace(staging, out_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        if retired.exists() and not out_dir.exists():
-            os.replace(retired, out_dir)
-        raise
-    shutil.rmtree(retired, ignore_errors=True)
     return rows

@@ -17,7 +17,6 @@ client features and labels come from :mod:`features.training_frame` and the head
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 from datetime import date, timedelta
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import Any
 
 import polars as pl
 
+from features.atomic_write import write_text_atomically
 from training.next_purchase.frame import LABELS
 from training.progress import Progress
 
@@ -181,12 +181,7 @@ def run_cdnow_benchmark(
 
 def write_json(results: dict[str, dict[str, float]], path: Path) -> Path:
     """Write the results as JSON atomically (a temporary file renamed into place)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(handle, "w", encoding="utf-8") as stream:
-        json.dump(results, stream, indent=2, sort_keys=True)
-    os.replace(temporary, path)
-    return path
+    return write_text_atomically(json.dumps(results, indent=2, sort_keys=True), path)
 
 
 def markdown_table(results: dict[str, dict[str, float]]) -> str:

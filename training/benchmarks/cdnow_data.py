@@ -13,14 +13,12 @@ USD.
 from __future__ import annotations
 
 import importlib.util
-import os
-import shutil
-import tempfile
 from datetime import date
 from pathlib import Path
 
 import polars as pl
 
+from features.atomic_write import staged_directory
 from features.contract import TABLES
 from features.errors import UserInputError
 
@@ -193,21 +191,9 @@ def write_cdnow_history(out_dir: Path | str, path: Path | str | None = None) -> 
             "choose another output folder"
         )
     tables = cdnow_tables(read_cdnow(cdnow_master_path() if path is None else path))
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
+    with staged_directory(out_dir) as staging:
         for name, frame in tables.items():
             frame.write_parquet(staging / f"{name}.parquet")
-        if out_dir.exists():
-            retired = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old.", dir=out_dir.parent))
-            os.replace(out_dir, retired / out_dir.name)
-            os.replace(staging, out_dir)
-            shutil.rmtree(retired, ignore_errors=True)
-        else:
-            os.replace(staging, out_dir)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
     return out_dir
 
 

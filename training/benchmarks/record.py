@@ -11,10 +11,11 @@ from __future__ import annotations
 import os
 import platform
 import sys
-import tempfile
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+
+from features.atomic_write import write_text_atomically
 
 ORDER: tuple[str, ...] = (
     "generate",
@@ -89,21 +90,6 @@ def result_page(title: str, command: str, sections: Mapping[str, str], note: str
     for heading, table in sections.items():
         parts += ["", f"## {heading}", "", table.strip()]
     return "\n".join(parts) + "\n"
-
-
-def write_text_atomically(text: str, path: Path) -> Path:
-    """Write ``text`` to ``path`` through a temporary file renamed into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-    return path
 
 
 def demote_headings(markdown: str) -> str:

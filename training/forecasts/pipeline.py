@@ -26,10 +26,10 @@ import polars as pl
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.table import Table
 
+from features.atomic_write import staged_directory
 from features.errors import UserInputError
 from features.history import PurchaseHistory, load_history
 from training.forecasts import accuracy, tables
-from training.forecasts.publish import staged_directory
 from training.forecasts.report import ReportInputs, write_report
 from training.progress import Progress, announce
 
