@@ -19,7 +19,7 @@ for Customer Base Analysis in Excel" (2013 note).
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -265,8 +265,12 @@ class BetaGeoModel:
         Equation (10) of Fader, Hardie & Lee (2005), with the Gauss hypergeometric function
         (the formula divides by ``a - 1``: it needs ``a != 1``, which a fit never hits exactly).
         """
-        r, alpha, a, b = self._params()
         history = repeat_history(frequency, recency, T)
+        return self._p_alive(history, *self._params()) * self._expected_if_alive(history, t)
+
+    def _expected_if_alive(self, history: RepeatHistory, t: ArrayLike) -> FloatArray:
+        """Expected purchases in the next ``t`` of validated histories, given alive."""
+        r, alpha, a, b = self._params()
         horizon = _horizon(t)
         x, age = history.frequency, history.T
         z = horizon / (alpha + age + horizon)
@@ -274,7 +278,7 @@ class BetaGeoModel:
         hypergeometric = special.hyp2f1(r + x, b + x, a + b + x - 1.0, z)
         bracket = 1.0 - np.exp((r + x) * log_q) * hypergeometric
         expected = (a + b + x - 1.0) / (a - 1.0) * bracket
-        return self._p_alive(history, r, alpha, a, b) * np.where(horizon > 0, expected, 0.0)
+        return np.where(horizon > 0, expected, 0.0)
 
     def prob_purchases(
         self, n: ArrayLike, t: ArrayLike, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
@@ -337,17 +341,42 @@ class BetaGeoModel:
         In closed form ``P(alive) * (1 - q**(r + x))`` with ``q = (alpha + T)/(alpha + T + t)``:
         a live client makes no purchase with the Gamma-Poisson probability ``q**(r + x)``.
         """
-        r, alpha, a, b = self._params()
         history = repeat_history(frequency, recency, T)
+        return self._p_alive(history, *self._params()) * self._some_if_alive(history, t)
+
+    def _some_if_alive(self, history: RepeatHistory, t: ArrayLike) -> FloatArray:
+        """P(at least one purchase in the next ``t``) of validated histories, given alive."""
+        r, alpha, _, _ = self._params()
         horizon = _horizon(t)
         log_q = np.log(history.T + alpha) - np.log(history.T + alpha + horizon)
-        some_if_alive = -np.expm1((r + history.frequency) * log_q)
-        return self._p_alive(history, r, alpha, a, b) * some_if_alive
+        return -np.expm1((r + history.frequency) * log_q)
+
+    def predictions(
+        self, horizons: Sequence[float], frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+    ) -> dict[str, FloatArray]:
+        """P(alive), and expected purchases and P(>= 1) over each horizon, in one pass.
+
+        The values of :meth:`p_alive`, :meth:`expected_purchases` and
+        :meth:`prob_at_least_one`, with the histories checked and P(alive) computed once:
+        ``{"p_alive": ..., "expected_<t>": ..., "p_at_least_one_<t>": ...}``.
+        """
+        history = repeat_history(frequency, recency, T)
+        p_alive = self._p_alive(history, *self._params())
+        predictions = {"p_alive": p_alive}
+        for horizon in horizons:
+            predictions[f"expected_{horizon}"] = p_alive * self._expected_if_alive(history, horizon)
+            predictions[f"p_at_least_one_{horizon}"] = p_alive * self._some_if_alive(
+                history, horizon
+            )
+        return predictions
 
     def _params(self) -> tuple[float, float, float, float]:
         if self.r is None or self.alpha is None or self.a is None or self.b is None:
             raise RuntimeError("BetaGeoModel is not fitted: call fit() or from_params() first")
         return self.r, self.alpha, self.a, self.b
+
+
+COUNTING_LIMIT = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -364,7 +393,21 @@ class RepeatCounts:
 
     @classmethod
     def of(cls, x: FloatArray) -> RepeatCounts:
-        """The distinct counts of ``x``."""
+        """The distinct counts of ``x`` (sorted), as ``np.unique`` finds them.
+
+        Whole counts below :data:`COUNTING_LIMIT` are tallied with ``np.bincount`` (linear),
+        anything else sorted by ``np.unique``: the same values and positions either way.
+        """
+        whole = x.astype(np.int64) if x.size else np.zeros(0, dtype=np.int64)
+        if (
+            x.size
+            and np.array_equal(whole, x)
+            and whole.min() >= 0
+            and whole.max() < COUNTING_LIMIT
+        ):
+            present = np.bincount(np.ravel(whole)) > 0
+            position = np.cumsum(present) - 1
+            return cls(np.flatnonzero(present).astype(np.float64), position[whole])
         values, inverse = np.unique(x, return_inverse=True)
         return cls(values, inverse.reshape(np.shape(x)))
 

@@ -351,3 +351,39 @@ def test_repeat_counts_give_the_values_of_a_direct_evaluation(
         direct = function(shift + x)
         gathered = RepeatCounts.of(x).apply(lambda n, f=function: f(shift + n))
         assert np.array_equal(gathered, direct)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    counts=st.lists(st.integers(0, 300), min_size=1, max_size=50)
+    | st.lists(st.floats(0, 300, allow_nan=False), min_size=1, max_size=50)
+)
+def test_repeat_counts_of_whole_and_fractional_counts_are_those_of_np_unique(
+    counts: list[float],
+) -> None:
+    x = np.asarray(counts, dtype=np.float64)
+    values, inverse = np.unique(x, return_inverse=True)
+    found = RepeatCounts.of(x)
+    np.testing.assert_array_equal(found.values, values)
+    np.testing.assert_array_equal(found.inverse, inverse)
+    np.testing.assert_array_equal(found.values[found.inverse], x)
+
+
+def test_predictions_equal_the_single_quantities(published: BetaGeoModel) -> None:
+    rng = np.random.default_rng(0)
+    frequency = rng.integers(0, 20, 500).astype(float)
+    age = rng.uniform(1, 80, 500)
+    recency = np.where(frequency > 0, age * rng.uniform(0, 1, 500), 0.0)
+    found = published.predictions((4, 13.5), frequency, recency, age)
+    assert set(found) == {"p_alive", "expected_4", "p_at_least_one_4", "expected_13.5",
+                          "p_at_least_one_13.5"}  # fmt: skip
+    np.testing.assert_array_equal(found["p_alive"], published.p_alive(frequency, recency, age))
+    for horizon in (4, 13.5):
+        np.testing.assert_array_equal(
+            found[f"expected_{horizon}"],
+            published.expected_purchases(horizon, frequency, recency, age),
+        )
+        np.testing.assert_array_equal(
+            found[f"p_at_least_one_{horizon}"],
+            published.prob_at_least_one(horizon, frequency, recency, age),
+        )

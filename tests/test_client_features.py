@@ -17,12 +17,14 @@ from polars.testing import assert_frame_equal
 
 from features.bgnbd import BetaGeoModel
 from features.client_features import (
+    BGNBD_FEATURES,
     CATEGORICAL_CLIENT_FEATURES,
     CLIENT_FEATURES,
     client_features,
+    division_slug,
 )
 from features.client_labels import LABEL_DESCRIPTIONS, client_labels
-from features.contract import TABLES
+from features.contract import DIVISIONS, TABLES
 from features.history import PurchaseHistory
 
 MODEL = BetaGeoModel.from_params(r=0.6, alpha=40.0, a=0.8, b=2.5)
@@ -47,6 +49,9 @@ USD_RATES = {
     date(2024, 5, 31): 0.92,
 }
 CUTOFF = date(2024, 6, 1)
+ATTRIBUTES = {
+    "tier", "age", "gender", "contact_opt_in", "home_country", "language", "home_boutique_country"
+}  # fmt: skip
 
 
 def table(name: str, rows: list[dict]) -> pl.LazyFrame:
@@ -135,33 +140,67 @@ HAND_TRANSACTIONS = [
 ]
 
 
+def rate_on(rates: dict[str, dict[date, float]], currency: str, day: date) -> float:
+    """The nearest earlier rate of ``currency`` (1 for EUR, the reference)."""
+    if currency == "EUR":
+        return 1.0
+    return rates[currency][max(d for d in rates[currency] if d <= day)]
+
+
+def main_division(amounts: dict[str, float]) -> str | None:
+    """The division with the largest positive amount, the first in DIVISIONS order on ties."""
+    positive = [d for d in DIVISIONS if amounts.get(d, 0.0) > 0]
+    if not positive:
+        return None
+    largest = max(amounts[d] for d in positive)
+    return next(d for d in positive if amounts[d] == largest)
+
+
 def reference_client_features(
-    transactions: list[dict], clients: list[dict], cutoff: date
+    transactions: list[dict],
+    clients: list[dict],
+    cutoff: date,
+    *,
+    boutiques: list[dict] = BOUTIQUES,
+    rates: dict[str, dict[date, float]] | None = None,
+    events: list[dict] = (),
 ) -> dict[str, dict[str, object]]:
-    """The features, computed row by row in plain Python, as an independent check."""
-    boutiques = {b["boutique_id"]: b for b in BOUTIQUES}
+    """The features, computed row by row in plain Python, as an independent check.
+
+    Every feature of :data:`CLIENT_FEATURES` except the BG/NBD ones and the clients-table
+    attributes.
+    """
+    rates = {"USD": USD_RATES} if rates is None else rates
+    by_id = {b["boutique_id"]: b for b in boutiques}
     divisions = {p["product_id"]: p["division"] for p in PRODUCTS}
     home = {
-        c["client_id"]: c.get("home_country") or boutiques[c["home_boutique_id"]]["country"]
+        c["client_id"]: c.get("home_country") or by_id[c["home_boutique_id"]]["country"]
         for c in clients
     }
+    event_days = defaultdict(set)
+    for event in events:
+        for boutique in boutiques:
+            if event.get("boutique_id") in (None, boutique["boutique_id"]) and event.get(
+                "country"
+            ) in (None, boutique["country"]):
+                event_days[event["kind"]].add((boutique["boutique_id"], event["date"]))
     receipts: dict[object, dict] = {}
     for row in transactions:
-        boutique = boutiques[row["boutique_id"]]
+        boutique = by_id[row["boutique_id"]]
         local = row["purchased_at"].astimezone(ZoneInfo(boutique["timezone"])).replace(tzinfo=None)
         if local.date() >= cutoff or row["client_id"] is None:
             continue
-        rate = 1.0
-        if row["currency"] == "USD":
-            rate = USD_RATES[max(day for day in USD_RATES if day <= local.date())]
-        key = row["receipt_id"] or (row["client_id"], local.date())
+        key = (
+            (row["receipt_id"], row["client_id"])
+            if row["receipt_id"]
+            else (row["client_id"], local.date())
+        )
         receipt = receipts.setdefault(
             key,
             {"client": row["client_id"], "local": local, "boutique": row["boutique_id"],
-             "net": 0.0, "gross": 0.0, "returned": 0.0, "divisions": defaultdict(float),
-             "id": row["receipt_id"]},
+             "net": 0.0, "gross": 0.0, "returned": 0.0, "divisions": defaultdict(float)},
         )  # fmt: skip
-        amount = row["amount"] * rate
+        amount = row["amount"] * rate_on(rates, row["currency"], local.date())
         receipt["net"] += amount
         receipt["gross"] += max(amount, 0.0)
         receipt["returned"] += max(-amount, 0.0)
@@ -170,47 +209,117 @@ def reference_client_features(
             receipt["local"], receipt["boutique"] = local, row["boutique_id"]
     per_client: dict[str, list[dict]] = defaultdict(list)
     for receipt in receipts.values():
+        receipt["main"] = main_division(receipt["divisions"])
         per_client[receipt["client"]].append(receipt)
     features = {}
     for client, rows in per_client.items():
         occasions = sorted(
-            (r for r in rows if r["net"] > 0), key=lambda r: (r["local"], r["id"] or "")
+            (r for r in rows if r["net"] > 0),
+            key=lambda r: (r["local"], r["net"], DIVISIONS.index(r["main"]) if r["main"] else 99),
         )
         if not occasions:
             continue
+        n = len(occasions)
         dates = [r["local"].date() for r in occasions]
         gaps = [(later - earlier).days for earlier, later in pairwise(dates)]
         days_before = [(cutoff - day).days for day in dates]
-        main = [max(r["divisions"], key=r["divisions"].get) for r in occasions]
+        nets = [r["net"] for r in occasions]
+        main = [r["main"] for r in occasions]
         recorded = next(c["first_purchase_date"] for c in clients if c["client_id"] == client)
-        features[client] = {
+        row: dict[str, object] = {
             "recency_days": days_before[-1],
-            "frequency": len(occasions),
+            "frequency": n,
             "tenure_days": days_before[0],
             "client_since_days": (cutoff - min(recorded, dates[0])).days,
-            "monetary_total": sum(r["net"] for r in occasions),
-            "monetary_mean": statistics.mean(r["net"] for r in occasions),
-            "spend_90d": sum(
-                r["net"] for r, d in zip(occasions, days_before, strict=True) if d <= 90
-            ),
-            "occasions_365d": sum(d <= 365 for d in days_before),
-            "gap_mean_days": statistics.mean(gaps) if gaps else None,
+            "monetary_total": sum(nets),
+            "monetary_mean": statistics.mean(nets),
+            "monetary_max": max(nets),
+            "last_occasion_spend": nets[-1],
+        }
+        for window in (30, 90, 180, 365):
+            inside = [net for net, d in zip(nets, days_before, strict=True) if d <= window]
+            row[f"occasions_{window}d"] = len(inside)
+            row[f"spend_{window}d"] = sum(inside)
+        previous = [net for net, d in zip(nets, days_before, strict=True) if 365 < d <= 730]
+        row["occasions_prev_365d"] = len(previous)
+        row["spend_prev_365d"] = sum(previous)
+        total = row["spend_365d"] + row["spend_prev_365d"]
+        row["spend_trend"] = (row["spend_365d"] - row["spend_prev_365d"]) / total if total else None
+        gap_mean = statistics.mean(gaps) if gaps else None
+        row |= {
+            "gap_mean_days": gap_mean,
             "gap_std_days": statistics.pstdev(gaps) if gaps else None,
             "gap_last_days": gaps[-1] if gaps else None,
-            "returns_ratio": sum(r["returned"] for r in rows) / sum(r["gross"] for r in rows),
+            "overdue_days": days_before[-1] - gap_mean if gaps else None,
+        }
+        known = [d for d in main if d is not None]
+        for division in DIVISIONS:
+            slug = division_slug(division)
+            row[f"division_share_{slug}"] = known.count(division) / len(known) if known else None
+            own = [d for d, m in zip(days_before, main, strict=True) if m == division]
+            row[f"division_recency_{slug}"] = min(own) if own else None
+        streak = 1
+        while streak < n and main[-1 - streak] == main[-1]:
+            streak += 1
+        season = [(d, m) for d, m in zip(days_before, main, strict=True) if 275 < d <= 365]
+        season_counts = [sum(m == division for _, m in season) for division in DIVISIONS]
+        row |= {
+            "last_division": main[-1],
+            "n_divisions": len(set(known)),
+            "n_boutiques": len({r["boutique"] for r in occasions}),
             "share_abroad": statistics.mean(
-                boutiques[r["boutique"]]["country"] != home[client] for r in occasions
+                by_id[r["boutique"]]["country"] != home[client] for r in occasions
             ),
             "share_online": statistics.mean(
-                boutiques[r["boutique"]]["format"] == "online" for r in occasions
+                by_id[r["boutique"]]["format"] == "online" for r in occasions
             ),
-            "division_share_leather_goods": statistics.mean(d == "leather goods" for d in main),
-            "division_share_shoes": statistics.mean(d == "shoes" for d in main),
-            "last_division": main[-1],
-            "n_boutiques": len({r["boutique"] for r in occasions}),
-            "month_share_01": statistics.mean(day.month == 1 for day in dates),
+            "returns_ratio": sum(r["returned"] for r in rows) / sum(r["gross"] for r in rows),
+            "previous_division": main[-2] if n > 1 else None,
+            "last_division_streak": streak,
+            "last_division_share": main.count(main[-1]) / n,
+            "season_last_year_division": DIVISIONS[season_counts.index(max(season_counts))]
+            if max(season_counts, default=0) > 0
+            else None,
+            "season_last_year_occasions": len(season),
+            "days_to_season_anniversary": 365 - max(d for d, _ in season) if season else None,
         }
+        months = [day.month for day in dates]
+        shares = [months.count(month) / n for month in range(1, 13)]
+        habitual = shares.index(max(shares)) + 1
+        start = date(cutoff.year + (habitual < cutoff.month), habitual, 1)
+        for month, share in enumerate(shares, start=1):
+            row[f"month_share_{month:02d}"] = share
+        launches = sum((r["boutique"], r["local"].date()) in event_days["collection_launch"]
+                       for r in occasions)  # fmt: skip
+        private_sales = sum((r["boutique"], r["local"].date()) in event_days["private_sale"]
+                            for r in occasions)  # fmt: skip
+        row |= {
+            "habitual_month": habitual,
+            "habitual_month_share": max(shares),
+            "days_to_habitual_month": 0 if habitual == cutoff.month else (start - cutoff).days,
+            "launch_occasions": launches,
+            "private_sale_occasions": private_sales,
+            "launch_share": launches / n,
+            "private_sale_share": private_sales / n,
+            "recency_tenure_ratio": days_before[-1] / days_before[0],
+            "occasions_per_year": n / (days_before[0] / 365.25),
+        }
+        features[client] = row
     return features
+
+
+def assert_matches_reference(frame: pl.DataFrame, expected: dict[str, dict[str, object]]) -> None:
+    """Every reference value equals the pipeline's (floats to 1e-12, relative)."""
+    assert sorted(frame["client_id"]) == sorted(expected)
+    for row in frame.iter_rows(named=True):
+        for name, value in expected[row["client_id"]].items():
+            if value is None or isinstance(value, str):
+                assert row[name] == value, (row["client_id"], name)
+            else:
+                assert row[name] == pytest.approx(value, rel=1e-12, abs=1e-9), (
+                    row["client_id"],
+                    name,
+                )
 
 
 @pytest.fixture(scope="module")
@@ -221,10 +330,9 @@ def hand_history() -> PurchaseHistory:
 def test_features_match_a_plain_python_reference(hand_history: PurchaseHistory) -> None:
     frame = client_features(hand_history, CUTOFF, bgnbd=MODEL).collect()
     expected = reference_client_features(HAND_TRANSACTIONS, HAND_CLIENTS, CUTOFF)
-    assert sorted(frame["client_id"]) == sorted(expected) == ["c1", "c2"]
-    for row in frame.iter_rows(named=True):
-        for name, value in expected[row["client_id"]].items():
-            assert row[name] == pytest.approx(value), (row["client_id"], name)
+    assert sorted(expected) == ["c1", "c2"]
+    assert set(expected["c1"]) == set(CLIENT_FEATURES) - set(BGNBD_FEATURES) - ATTRIBUTES
+    assert_matches_reference(frame, expected)
 
 
 def test_hand_made_history_details(hand_history: PurchaseHistory) -> None:
@@ -378,6 +486,40 @@ def test_features_ignore_everything_on_or_after_the_cutoff(
     full = client_features(random_history(transactions, fx), cutoff, bgnbd=MODEL)
     before = client_features(random_history(truncated, fx), cutoff, bgnbd=MODEL)
     assert_frame_equal(full.sort("client_id").collect(), before.sort("client_id").collect())
+
+
+@st.composite
+def random_events(draw: st.DrawFn) -> list[dict]:
+    """Launches and private sales at a boutique or across a country, on days of the history."""
+    days = st.dates(min_value=START.date(), max_value=END.date())
+    place = st.sampled_from([{"boutique_id": "PAR"}, {"boutique_id": "TYO"}, {"country": "JP"}])
+    kind = st.sampled_from(["collection_launch", "private_sale"])
+    return [
+        {"date": draw(days), "kind": draw(kind), **draw(place)}
+        for _ in range(draw(st.integers(0, 6)))
+    ]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(transactions=random_transactions(), fx=random_fx(), events=random_events(), data=st.data())
+def test_random_histories_match_the_plain_python_reference(
+    transactions: list[dict], fx: list[dict], events: list[dict], data: st.DataObject
+) -> None:
+    cutoff = data.draw(cutoffs_near(transactions), label="cutoff")
+    # Events on the days of the purchases, so that the flags are exercised.
+    events = events + [
+        {"date": local_date(row), "kind": "private_sale", "boutique_id": row["boutique_id"]}
+        for row in transactions[:2]
+    ]
+    history = make_history(
+        transactions, RANDOM_CLIENTS, boutiques=RANDOM_BOUTIQUES, fx_rates=fx, events=events
+    )
+    rates = {"JPY": {row["date"]: row["rate_to_reference"] for row in fx}}
+    expected = reference_client_features(
+        transactions, RANDOM_CLIENTS, cutoff, boutiques=RANDOM_BOUTIQUES, rates=rates,
+        events=events,
+    )  # fmt: skip
+    assert_matches_reference(client_features(history, cutoff, bgnbd=MODEL).collect(), expected)
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])

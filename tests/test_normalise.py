@@ -276,6 +276,47 @@ def test_receipts_net_returns_and_pick_the_dominant_division() -> None:
     assert sorted(returns(history).collect()["receipt_id"].to_list()) == ["r1", "r2"]
 
 
+def test_a_receipt_takes_the_boutique_and_time_of_its_earliest_line() -> None:
+    history = make_history(
+        [
+            # Tokyo first (01:00 UTC), then Paris: the receipt is Tokyo's, at Tokyo's local time.
+            line("1", utc(2024, 5, 2, 9), 100.0, receipt_id="r1"),
+            line("2", utc(2024, 5, 2, 1), 200.0, receipt_id="r1", boutique_id="TYO"),
+            # Two boutiques at the same instant: the first boutique of the table (Paris).
+            line("3", utc(2024, 5, 3, 9), 100.0, receipt_id="r2", boutique_id="TYO"),
+            line("4", utc(2024, 5, 3, 9), 100.0, receipt_id="r2"),
+        ],
+        fx_rates=[{"date": date(2024, 1, 1), "currency": "JPY", "rate_to_reference": 0.006}],
+    )
+    frame = receipts(history).sort("receipt_id").collect()
+    assert frame["boutique_id"].to_list() == ["TYO", "PAR"]
+    assert frame["purchased_local"].to_list() == [
+        datetime(2024, 5, 2, 10),
+        datetime(2024, 5, 3, 11),
+    ]
+    assert frame["purchase_date"].to_list() == [date(2024, 5, 2), date(2024, 5, 3)]
+    assert frame["is_online"].to_list() == [True, False]
+
+
+def test_netting_without_the_integer_key_gives_the_same_receipts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Above MAX_BOUTIQUES, each receipt's lines are sorted by time instead: same receipts."""
+    import features.normalise
+
+    rows = [
+        line("1", utc(2024, 5, 2, 9), 100.0, receipt_id="r1"),
+        line("2", utc(2024, 5, 2, 1), 200.0, receipt_id="r1", boutique_id="TYO"),
+        line("3", utc(2024, 5, 3, 9), -50.0, receipt_id="r2", product_id="ring"),
+        line("4", utc(2024, 5, 3, 8), 70.0, receipt_id=None, client_id="c2", boutique_id="TYO"),
+    ]
+    fx = [{"date": date(2024, 1, 1), "currency": "JPY", "rate_to_reference": 0.006}]
+    history = make_history(rows, fx_rates=fx)
+    keyed = receipts(history).sort("receipt_id", "client_id").collect()
+    monkeypatch.setattr(features.normalise, "MAX_BOUTIQUES", 1)
+    assert_frame_equal(receipts(history).sort("receipt_id", "client_id").collect(), keyed)
+
+
 def test_window_filters_lines_before_netting() -> None:
     history = make_history(
         [
