@@ -41,5 +41,10 @@ bench: $(STAMP)  ## Run the public benchmarks and write docs/BENCHMARKS.md figur
 	$(BIN)/clientcast benchmark cdnow
 	$(BIN)/clientcast benchmark auckland
 
-clean:  ## Remove the virtual environment and generated outputs.
-	rm -rf $(VENV) build dist *.egg-info mlruns.db mlartifacts optuna.db data snapshots forecasts
+# Only the maisons clientcast generates: the demo's and the notebooks' (maison-<N>c-<M>b-<Y>y).
+# Anything else under data/ (your own histories, the cached benchmark shards) is kept.
+GENERATED_MAISONS := data/maison data/maison-*c-*b-*y
+
+clean:  ## Remove the virtual environment and generated outputs (the generated maisons only).
+	rm -rf $(VENV) build dist *.egg-info mlruns.db mlartifacts optuna.db snapshots forecasts
+	rm -rf $(GENERATED_MAISONS)

@@ -18,7 +18,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from clientcast.settings import Settings, load_settings
+from clientcast.settings import DEFAULT_SEED, Settings, load_settings
 from clientcast.steps import step_progress
 
 app = typer.Typer(
@@ -85,7 +85,7 @@ def generate(
     clients: Annotated[int, typer.Option(min=10, help="Number of clients.")] = 20_000,
     boutiques: Annotated[int, typer.Option(min=8, help="Number of boutiques.")] = 30,
     years: Annotated[float, typer.Option(min=0.5, max=20, help="Years of history.")] = 3.0,
-    seed: Annotated[int, typer.Option(help="Random seed; same seed, same maison.")] = 7,
+    seed: Annotated[int, typer.Option(help="Random seed; same seed, same maison.")] = DEFAULT_SEED,
     end: Annotated[
         str | None, typer.Option(help="Last day of history (ISO) (default: fixed demo date).")
     ] = None,
@@ -164,12 +164,12 @@ def features(
         from features.snapshot import write_snapshot
 
         settings = load_settings(data_dir=data, snapshot_dir=out_dir)
-        info = write_snapshot(
-            settings.data_dir,
-            parse_date(as_of, "--as-of"),
-            settings.snapshot_dir,
-            settings.reference_currency,
-        )
+        cutoff = parse_date(as_of, "--as-of")
+        with step_progress(console, "features") as progress:
+            progress(f"computing the online snapshot of {settings.data_dir}")
+            info = write_snapshot(
+                settings.data_dir, cutoff, settings.snapshot_dir, settings.reference_currency
+            )
         out.print(info)
 
 
@@ -248,21 +248,26 @@ def forecast(
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="Forecast root (default: forecasts/).")
     ] = None,
-    horizon: Annotated[int, typer.Option(min=1, max=56, help="Days of daily footfall.")] = 56,
+    horizon: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Days of daily footfall (default: the model's whole daily horizon)."
+        ),
+    ] = None,
 ) -> None:
     """Write forecasts for planners under forecasts/<as-of>/: footfall tables, next purchases,
-    call lists and the report (or, with `footfall`, the footfall tables alone)."""
+    call lists and the report (or, with `footfall`, a folder of the footfall tables alone)."""
     with command_errors():
+        from features.snapshot import DAILY_HORIZON_DAYS
         from training.forecasts import write_footfall_forecasts, write_forecasts
 
         settings = load_settings(data_dir=data, forecast_dir=out_dir)
         configure_tracking(settings)
         cutoff = parse_date(as_of, "--as-of")
-        if what is ForecastTarget.footfall:
-            result = write_footfall_forecasts(settings, cutoff, horizon_days=horizon)
-        else:
-            with step_progress(console, "forecast") as progress:
-                result = write_forecasts(settings, cutoff, horizon_days=horizon, progress=progress)
+        horizon_days = DAILY_HORIZON_DAYS if horizon is None else horizon
+        run = write_footfall_forecasts if what is ForecastTarget.footfall else write_forecasts
+        with step_progress(console, f"forecast {what.value}") as progress:
+            result = run(settings, cutoff, horizon_days=horizon_days, progress=progress)
         out.print(result)
 
 
@@ -322,7 +327,8 @@ def benchmark(
         if name is Benchmark.cdnow:
             from training.benchmarks.cdnow import markdown_table, run_cdnow_benchmark
 
-            table = markdown_table(run_cdnow_benchmark(json_path))
+            with step_progress(console, "benchmark cdnow") as progress:
+                table = markdown_table(run_cdnow_benchmark(json_path, progress=progress))
             out.print(table)
             page = result_page(
                 "Latest `clientcast benchmark cdnow` run",
@@ -332,7 +338,8 @@ def benchmark(
         else:
             from training.benchmarks.auckland import auckland_tables, run_auckland_benchmark
 
-            tables = auckland_tables(run_auckland_benchmark(json_path))
+            with step_progress(console, "benchmark auckland") as progress:
+                tables = auckland_tables(run_auckland_benchmark(json_path, progress=progress))
             page = result_page("Latest `clientcast benchmark auckland` run", command_line(), tables)
         if record:
             for path in record_result(f"{name.value}_run", page, results_dir, document):

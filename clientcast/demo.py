@@ -15,16 +15,17 @@ from clientcast.steps import step_progress
 from features.errors import UserInputError
 
 
-def run_demo(settings: Settings, console: Console) -> list[tuple[str, Path]]:
+def run_demo(settings: Settings, console: Console) -> list[tuple[str, Path | str]]:
     """Generate the maison when missing, validate it, then run every stage; return what it wrote."""
     from features.synthetic import MaisonConfig, generate_maison
     from features.validation import validate_history
 
-    written: list[tuple[str, Path]] = []
+    written: list[tuple[str, Path | str]] = []
     data_dir = settings.data_dir
     if not data_dir.is_dir():
         console.rule("[bold]1 · synthetic maison")
-        console.print(generate_maison(data_dir, MaisonConfig(seed=settings.seed)))
+        config = MaisonConfig(seed=settings.seed, reference_currency=settings.reference_currency)
+        console.print(generate_maison(data_dir, config))
     else:
         console.print(f"Using the existing maison in [bold]{data_dir}[/]")
     written.append(("purchase history", data_dir))
@@ -40,7 +41,7 @@ def run_demo(settings: Settings, console: Console) -> list[tuple[str, Path]]:
         console.rule(f"[bold]{stage.title}")
         written.extend(stage.run(settings, console))
 
-    console.print(summary(written))
+    console.print(summary(written, settings.tracking_uri))
     return written
 
 
@@ -49,10 +50,10 @@ class DemoStage:
     """One step of the demo after validation: a title and a function returning what it wrote."""
 
     title: str
-    run: Callable[[Settings, Console], list[tuple[str, Path]]]
+    run: Callable[[Settings, Console], list[tuple[str, Path | str]]]
 
 
-def _snapshot(settings: Settings, console: Console) -> list[tuple[str, Path]]:
+def _snapshot(settings: Settings, console: Console) -> list[tuple[str, Path | str]]:
     from features.snapshot import write_snapshot
 
     info = write_snapshot(
@@ -62,7 +63,7 @@ def _snapshot(settings: Settings, console: Console) -> list[tuple[str, Path]]:
     return [("online snapshot", info.path)]
 
 
-def _train(settings: Settings, console: Console) -> list[tuple[str, Path]]:
+def _train(settings: Settings, console: Console) -> list[tuple[str, Path | str]]:
     from training.footfall.pipeline import train_footfall
     from training.next_purchase.pipeline import train_next_purchase
     from training.tracking import configure_tracking
@@ -74,10 +75,13 @@ def _train(settings: Settings, console: Console) -> list[tuple[str, Path]]:
     with step_progress(console, "footfall") as progress:
         footfall = train_footfall(settings, None, progress=progress)
     console.print(footfall)
-    return [("MLflow store", Path("mlruns.db")), ("MLflow artifacts", settings.mlflow_artifact_dir)]
+    return [
+        ("MLflow store", settings.tracking_uri),
+        ("MLflow artifacts", settings.mlflow_artifact_dir),
+    ]
 
 
-def _forecast(settings: Settings, console: Console) -> list[tuple[str, Path]]:
+def _forecast(settings: Settings, console: Console) -> list[tuple[str, Path | str]]:
     from training.forecasts import write_forecasts
 
     with step_progress(console, "forecast") as progress:
@@ -95,12 +99,13 @@ def demo_stages() -> list[DemoStage]:
     ]
 
 
-def summary(written: list[tuple[str, Path]]) -> Panel:
-    """The closing panel: what was written and what to run next."""
+def summary(written: list[tuple[str, Path | str]], tracking_uri: str) -> Panel:
+    """The closing panel: what was written and what to run next (``tracking_uri``: the MLflow
+    store the settings name, for the ``mlflow ui`` line)."""
     table = Table.grid(padding=(0, 2))
     for label, path in written:
         table.add_row(label, str(path))
     table.add_row("", "")
     table.add_row("next", "clientcast serve")
-    table.add_row("", "mlflow ui --backend-store-uri sqlite:///mlruns.db")
+    table.add_row("", f"mlflow ui --backend-store-uri {tracking_uri}")
     return Panel(table, title="clientcast demo: done", border_style="green")

@@ -14,6 +14,8 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATA_DIR = Path("data/maison")
+DEFAULT_SEED = 7
+"""The seed of the demo maison, sampling and model training, unless settings say otherwise."""
 
 
 class Settings(BaseSettings):
@@ -35,7 +37,7 @@ class Settings(BaseSettings):
     next_purchase_model: str = Field("clientcast-next-purchase", description="Registered name.")
     footfall_model: str = Field("clientcast-footfall", description="Registered name.")
     api_token: SecretStr | None = Field(None, description="Bearer token the service requires.")
-    seed: int = Field(7, description="Seed for generation, sampling and model training.")
+    seed: int = Field(DEFAULT_SEED, description="Seed for generation, sampling and model training.")
 
     @field_validator("reference_currency")
     @classmethod

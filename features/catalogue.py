@@ -1,7 +1,10 @@
 """The feature catalogue: every model feature with its meaning and the words shown to associates.
 
 Each :class:`FeatureDoc` carries a ``reason``: a short phrase an associate understands, shown when
-the feature pushes a prediction up ("buys mostly leather goods"). ``docs/features.md`` is rendered
+the feature pushes a prediction up ("buys mostly leather goods"). Reasons speak of behaviour
+only: the client attributes read from the clients table (:data:`CLIENT_ATTRIBUTES`: age, gender,
+language, tier, country, contact consent) have no reason, so an answer never words who a client
+is. ``docs/features.md`` is rendered
 from the catalogue; regenerate it after adding a feature::
 
     python -m features.catalogue --out docs/features.md
@@ -37,16 +40,18 @@ class FeatureDoc:
     name: str
     entity: Entity
     description: str
-    reason: str
+    reason: str | None
     categorical: bool = False
 
     @property
     def needs_value(self) -> bool:
         """The reason is a template with a ``{value}`` placeholder (e.g. "last bought {value}")."""
-        return "{value}" in self.reason
+        return self.reason is not None and "{value}" in self.reason
 
     def explain(self, value: object = None) -> str:
         """The reason as shown to an associate, ``{value}`` replaced by the feature's value."""
+        if self.reason is None:
+            raise ValueError(f"{self.name!r} is a client attribute and never gives a reason")
         if not self.needs_value:
             return self.reason
         if value is None:
@@ -54,8 +59,15 @@ class FeatureDoc:
         return self.reason.format(value=value)
 
 
+CLIENT_ATTRIBUTES: frozenset[str] = frozenset(
+    {"age", "gender", "language", "tier", "home_country", "home_boutique_country", "contact_opt_in"}
+)
+"""Client features read from the clients table: who the client is, not what they do. The model
+uses them; reasons never word them ("lives in Japan", "Gold tier client")."""
+
+
 def client_reasons() -> dict[str, str]:
-    """Name -> reason phrase of every client feature."""
+    """Name -> reason phrase of every client feature that describes behaviour."""
     reasons = {
         "recency_days": "bought recently",
         "frequency": "has bought many times",
@@ -94,13 +106,6 @@ def client_reasons() -> dict[str, str]:
         "recency_tenure_ratio": "bought recently for a client of their standing",
         "occasions_per_year": "buys several times a year",
         "bgnbd_p_alive": "still an active client",
-        "tier": "{value} tier client",
-        "age": "client profile",
-        "gender": "client profile",
-        "contact_opt_in": "agreed to be contacted",
-        "home_country": "lives in {value}",
-        "language": "client profile",
-        "home_boutique_country": "home boutique in {value}",
     }
     for window in WINDOWS:
         reasons[f"occasions_{window}d"] = f"bought in the last {window} days"
@@ -191,7 +196,13 @@ def feature_catalogue() -> list[FeatureDoc]:
     """Every client feature then every boutique feature, in their frames' column order."""
     reasons = client_reasons()
     clients = [
-        FeatureDoc(name, "client", description, reasons[name], name in CATEGORICAL_CLIENT_FEATURES)
+        FeatureDoc(
+            name,
+            "client",
+            description,
+            None if name in CLIENT_ATTRIBUTES else reasons[name],
+            name in CATEGORICAL_CLIENT_FEATURES,
+        )
         for name, description in CLIENT_FEATURES.items()
     ]
     return clients + boutique_catalogue()
@@ -235,8 +246,9 @@ def render_markdown() -> str:
         "",
         "Every feature the models see, computed at a cutoff *t* from events strictly before *t*",
         "(boutique-local dates). The *reason* is what an associate reads when the feature pushes a",
-        "prediction up; `{value}` is replaced by the feature's value. *cat.* marks categorical",
-        "features.",
+        "prediction up; `{value}` is replaced by the feature's value. Client attributes (age,",
+        "gender, language, tier, country, contact consent) have none (—): reasons speak of",
+        "behaviour, never of who a client is. *cat.* marks categorical features.",
         "",
         *CONVENTIONS,
     ]
@@ -252,8 +264,8 @@ def render_markdown() -> str:
             continue
         lines += ["| feature | description | reason | cat. |", "|---|---|---|---|"]
         lines += [
-            f"| `{doc.name}` | {markdown_cell(doc.description)} | {markdown_cell(doc.reason)} "
-            f"| {'yes' if doc.categorical else ''} |"
+            f"| `{doc.name}` | {markdown_cell(doc.description)} "
+            f"| {markdown_cell(doc.reason or '—')} | {'yes' if doc.categorical else ''} |"
             for doc in docs
         ]
     return "\n".join(lines) + "\n"

@@ -42,6 +42,11 @@ PERSONAL_COLUMN_PATTERNS: tuple[str, ...] = (
     "address",
     "street",
     "passport",
+    "mail",
+    "tel",
+    "cell",
+    "gsm",
+    "whatsapp",
 )
 
 

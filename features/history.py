@@ -1,8 +1,11 @@
 """Read a unified purchase history folder (Parquet or CSV) into typed lazy frames.
 
 Each table is ``<name>.parquet`` or ``<name>.csv`` in the folder. Columns are cast to the contract
-types of :mod:`features.contract`; unknown extra columns are kept. Reading does not validate:
-run :func:`features.validation.validate_history` first when the data comes from outside.
+types of :mod:`features.contract`; unknown extra columns are kept. Reading does not validate the
+rows: run :func:`features.validation.validate_history` first when the data comes from outside.
+It does refuse a clients or transactions file with a column that looks like personal data (a
+name, an e-mail, a phone number), the same columns validation reports, so that no command ever
+loads one.
 """
 
 from __future__ import annotations
@@ -12,12 +15,16 @@ from pathlib import Path
 
 import polars as pl
 
-from features.contract import LOCAL_DATETIME, TABLES, UTC_DATETIME, Table
+from features.contract import LOCAL_DATETIME, PERSONAL_DATA_TABLES, TABLES, UTC_DATETIME, Table
 from features.errors import UserInputError
 
 
 class HistoryError(UserInputError):
     """A history folder cannot be read: a missing folder or table file."""
+
+
+class PersonalDataError(HistoryError):
+    """A clients or transactions file holds a column that looks like personal data."""
 
 
 @dataclass(frozen=True)
@@ -105,6 +112,8 @@ def read_table(data_dir: Path, name: str) -> pl.LazyFrame:
         raise HistoryError(f"{data_dir}: missing table {name!r} ({name}.parquet or {name}.csv)")
     raw = scan_raw(path)
     source_schema = raw.collect_schema()
+    if name in PERSONAL_DATA_TABLES:
+        refuse_personal_columns(path, source_schema.names())
     casts = [
         cast_expression(column.name, source_schema[column.name], column.dtype).alias(column.name)
         for column in table.columns
@@ -116,6 +125,24 @@ def read_table(data_dir: Path, name: str) -> pl.LazyFrame:
         if column.name not in source_schema
     ]
     return raw.with_columns(*casts, *missing_optional)
+
+
+def refuse_personal_columns(path: Path, columns: list[str]) -> None:
+    """Raise :class:`PersonalDataError` naming ``path`` and its columns that look like personal
+    data, by the rule validation applies (:mod:`features.validation.personal_data`)."""
+    # Imported here: the validation package itself reads tables through this module.
+    from features.validation.personal_data import personal_column_pattern
+
+    personal = {column: personal_column_pattern(column) for column in columns}
+    refused = [f"{column!r} ({pattern})" for column, pattern in personal.items() if pattern]
+    if refused:
+        listed = ", ".join(refused)
+        subject = f"column {listed} looks" if len(refused) == 1 else f"columns {listed} look"
+        raise PersonalDataError(
+            f"{path}: {subject} like personal data and cannot be loaded: clientcast works on "
+            "pseudonymous ids only. Drop such columns from the file (`clientcast validate` "
+            "reports them too)"
+        )
 
 
 def load_history(data_dir: Path | str) -> PurchaseHistory:

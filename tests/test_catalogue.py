@@ -11,6 +11,7 @@ import pytest
 from features.bgnbd import BetaGeoModel
 from features.catalogue import (
     BOUTIQUE_REASONS,
+    CLIENT_ATTRIBUTES,
     FeatureDoc,
     feature_catalogue,
     main,
@@ -19,6 +20,7 @@ from features.catalogue import (
 from features.client_features import CATEGORICAL_CLIENT_FEATURES, CLIENT_FEATURES, client_features
 from features.contract import TABLES
 from features.history import PurchaseHistory
+from training.next_purchase.reasons import catalogue_templates, top_reasons
 
 DOCS_PAGE = Path(__file__).resolve().parents[1] / "docs" / "features.md"
 
@@ -77,7 +79,11 @@ def test_entries_are_unique_and_readable() -> None:
     assert len(keys) == len(set(keys))
     for doc in catalogue:
         assert doc.entity in ("client", "boutique")
-        assert doc.description.strip() and doc.reason.strip(), doc.name
+        assert doc.description.strip(), doc.name
+        if doc.reason is None:
+            assert doc.entity == "client" and doc.name in CLIENT_ATTRIBUTES, doc.name
+            continue
+        assert doc.reason.strip(), doc.name
         assert len(doc.reason) <= 60 and not doc.reason.endswith("."), doc.name
     reasons = {doc.name: doc.reason for doc in catalogue if doc.entity == "client"}
     assert reasons["division_share_leather_goods"] == "buys mostly leather goods"
@@ -111,3 +117,26 @@ def test_command_writes_the_page(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert out.read_text(encoding="utf-8") == render_markdown()
     assert "wrote" in capsys.readouterr().out
     assert [path.name for path in out.parent.iterdir()] == ["features.md"]  # no temporary left
+
+
+def test_client_attributes_never_give_a_reason() -> None:
+    docs = {doc.name: doc for doc in feature_catalogue() if doc.entity == "client"}
+    assert {"age", "gender", "language", "tier", "home_country"} <= CLIENT_ATTRIBUTES
+    assert set(docs) >= CLIENT_ATTRIBUTES
+    for name in CLIENT_ATTRIBUTES:
+        assert docs[name].reason is None, name
+        with pytest.raises(ValueError, match="attribute"):
+            docs[name].explain("Gold")
+    assert not CLIENT_ATTRIBUTES & set(catalogue_templates())
+    assert "| `tier` | Clienteling tier. | — |" in render_markdown()
+
+
+def test_reasons_skip_attributes_even_when_they_push_hardest() -> None:
+    names = ["tier", "home_country", "age", "recency_days"]
+    values = pl.DataFrame(
+        {"tier": ["Gold"], "home_country": ["JP"], "age": [41], "recency_days": [12]}
+    )
+    contributions = [[3.0, 2.0, 1.0, 0.5, 0.0]]  # the attributes first, then the bias
+    reasons = top_reasons(["c1"], contributions, values, names, catalogue_templates(), top_k=3)
+    assert reasons["feature"].to_list() == ["recency_days"]
+    assert reasons["reason"].to_list() == ["bought recently"]

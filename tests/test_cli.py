@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import pytest
@@ -60,3 +61,61 @@ def test_a_benchmark_outside_the_repository_refuses_before_running(
     assert result.exit_code == 2
     assert "benchmarks/results" in result.output and "--no-record" in result.output
     assert not (tmp_path / "docs").exists()
+
+
+def test_features_shows_its_progress(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import features.snapshot
+
+    def fake_snapshot(data_dir: Path, as_of: object, root: Path, currency: str) -> str:
+        return f"snapshot of {data_dir}"
+
+    monkeypatch.setattr(features.snapshot, "write_snapshot", fake_snapshot)
+    result = runner.invoke(app, ["features", "--data", str(tmp_path)], terminal_width=300)
+    assert result.exit_code == 0, result.output
+    assert "✓ features: computing the online snapshot" in result.output
+
+
+@pytest.mark.parametrize("name", ["cdnow", "auckland"])
+def test_benchmark_shows_the_steps_it_announces(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import training.benchmarks.auckland as auckland
+    import training.benchmarks.cdnow as cdnow
+
+    def fake_run(json_path: Path | None = None, *, progress: object = None) -> dict:
+        assert callable(progress)
+        progress("fitting the peers")
+        return {}
+
+    monkeypatch.setattr(cdnow, "run_cdnow_benchmark", fake_run)
+    monkeypatch.setattr(cdnow, "markdown_table", lambda results: "table")
+    monkeypatch.setattr(auckland, "run_auckland_benchmark", fake_run)
+    monkeypatch.setattr(auckland, "auckland_tables", lambda results: {"daily": "table"})
+    result = runner.invoke(app, ["benchmark", name, "--no-record"], terminal_width=300)
+    assert result.exit_code == 0, result.output
+    assert f"✓ benchmark {name}: fitting the peers" in result.output
+
+
+def test_forecast_horizon_beyond_the_daily_horizon_is_a_user_error(tmp_path: Path) -> None:
+    from features.snapshot import DAILY_HORIZON_DAYS
+
+    arguments = ["forecast", "--data", str(tmp_path), "--horizon", str(DAILY_HORIZON_DAYS + 1)]
+    result = runner.invoke(app, arguments)
+    assert result.exit_code == 2
+    assert f"between 1 and {DAILY_HORIZON_DAYS}" in result.output
+
+
+def test_generate_seed_defaults_to_the_settings_seed() -> None:
+    from clientcast.settings import DEFAULT_SEED, Settings
+    from training.tuning import open_study
+
+    assert Settings.model_fields["seed"].default == DEFAULT_SEED
+    seed = next(p for p in click_params("generate") if p.name == "seed")
+    assert seed.default == DEFAULT_SEED
+    assert inspect.signature(open_study).parameters["seed"].default == DEFAULT_SEED
+
+
+def click_params(command: str) -> list:
+    """The click parameters of a command of the app."""
+    import typer.main
+
+    group = typer.main.get_command(app)
+    return group.commands[command].params  # type: ignore[attr-defined]

@@ -9,6 +9,7 @@ import too.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import os
 import re
@@ -31,7 +32,13 @@ from features.contract import DIVISIONS, PERSONAL_COLUMN_PATTERNS, TABLES
 from features.history import PurchaseHistory, empty_table
 from training.forecasts import ForecastResult, pipeline, tables, write_forecasts
 from training.forecasts.accuracy import ForecastAccuracy, score_clients, score_footfall
-from training.forecasts.report import ReportInputs, busiest_and_quietest, render_report
+from training.forecasts.report import (
+    ReportInputs,
+    busiest_and_quietest,
+    hourly_heatmap,
+    render_report,
+)
+from training.forecasts.tables import OPEN_MIN_VISITORS
 from training.next_purchase.bundle import division_column
 
 AS_OF = date(2026, 7, 1)  # a Wednesday
@@ -410,7 +417,7 @@ def test_busiest_and_quietest_days_skip_closed_days() -> None:
     quiet = days.filter(pl.col("which") == "quietest")
     busy = days.filter(pl.col("which") == "busiest")
     assert quiet.group_by("boutique_id").len()["len"].to_list() == [3, 3]
-    assert quiet["p50"].min() >= 1.0  # Sundays (closed) are never "quiet"
+    assert quiet["p50"].min() >= OPEN_MIN_VISITORS  # Sundays (closed) are never "quiet"
     assert busy["date"].dt.weekday().eq(6).all()  # Saturdays are the busiest
     assert busy["p50"].min() > quiet["p50"].max()
 
@@ -475,6 +482,63 @@ def test_client_accuracy_compares_the_top_tenth_with_everyone() -> None:
     assert accuracy.expected_buyers == pytest.approx(1.7 + 1.8)
     assert accuracy.top_share_bought == 1.0
     assert accuracy.overall_share_bought == pytest.approx(0.15)
+
+
+@pytest.mark.parametrize(
+    ("days", "words"),
+    [(56, "next 8 weeks"), (7, "next week"), (1, "next day"), (10, "next 10 days")],
+)
+def test_report_headings_word_short_horizons(days: int, words: str) -> None:
+    inputs = dataclasses.replace(
+        report_inputs(), horizon_days=days, daily=daily_forecast(days, ("B001", "B002"))
+    )
+    text = render_report(inputs)
+    assert f"Boutiques: the {words}" in text
+    assert f"expected visitors ({words})" in text
+    assert "0 weeks" not in text and "1 weeks" not in text
+
+
+def test_closed_days_and_hours_share_one_threshold() -> None:
+    assert OPEN_MIN_VISITORS == 0.5
+    daily = pl.DataFrame(
+        {
+            "boutique_id": ["B001"] * 4,
+            "date": [AS_OF + timedelta(days=i) for i in range(4)],
+            "p10": [0.0, 0.0, 0.0, 5.0],
+            "p50": [0.3, 0.7, 2.0, 9.0],
+            "p90": [1.0, 2.0, 4.0, 12.0],
+        }
+    )
+    quiet = busiest_and_quietest(daily, count=3).filter(pl.col("which") == "quietest")
+    assert quiet["p50"].to_list() == [0.7, 2.0, 9.0]  # 0.3 rounds to nobody: closed
+    hourly = pl.DataFrame(
+        {"date": [AS_OF] * 3, "hour": [8, 10, 11], "p50": [0.4, 0.6, 3.0]},
+        schema_overrides={"hour": pl.Int8},
+    )
+    heatmap = hourly_heatmap(hourly)
+    assert "10h" in heatmap and "11h" in heatmap and "08h" not in heatmap
+
+
+def test_wape_of_a_boutique_without_visitors_counted_is_unknown_not_infinite() -> None:
+    scored = pl.DataFrame(
+        {
+            "boutique_id": ["B001", "B001", "B002"],
+            "date": [AS_OF, AS_OF + timedelta(days=1), AS_OF],
+            "p10": [0.0, 0.0, 80.0],
+            "p50": [3.0, 2.0, 100.0],
+            "p90": [6.0, 5.0, 120.0],
+            "actual": [0.0, 0.0, 110.0],
+            "baseline": [1.0, 1.0, 90.0],
+        }
+    )
+    accuracy = score_footfall(scored, AS_OF)
+    empty = accuracy.by_boutique.filter(pl.col("boutique_id") == "B001").row(0, named=True)
+    assert empty["wape"] is None and empty["baseline_wape"] is None
+    assert accuracy.overall["wape"] == pytest.approx(15 / 110)
+    text = render_report(report_inputs(ForecastAccuracy(accuracy, None)))
+    assert "inf%" not in text and "nan%" not in text
+    row = re.search(r"<tr><td>Paris \(B001\)</td>(.*?)</tr>", text)
+    assert row is not None and '<td class="number">–</td>' in row.group(1)
 
 
 # -- the shared trained set-up ---------------------------------------------------------------
@@ -619,9 +683,13 @@ def test_forecast_folder_holds_every_table_and_the_report(setup: ForecastSetup) 
         "footfall_daily.parquet",
         "footfall_hourly.csv",
         "footfall_hourly.parquet",
+        "manifest.json",
         "next_purchase.parquet",
         "report.html",
     ]
+    manifest = json.loads((directory / "manifest.json").read_text())
+    assert manifest["kind"] == "all" and manifest["as_of"] == setup.result.as_of.isoformat()
+    assert manifest["rows"] == setup.result.rows and len(manifest["models"]) == 2
     as_of = setup.result.as_of
     daily = pl.read_parquet(directory / "footfall_daily.parquet")
     boutiques = pl.read_parquet(setup.settings.data_dir / "boutiques.parquet")
@@ -709,7 +777,7 @@ def test_cli_forecast_writes_a_dated_folder_and_prints_its_paths(
     assert daily["date"].min() == as_of and daily["date"].max() == as_of + timedelta(days=27)
 
 
-def test_cli_forecast_footfall_refreshes_the_footfall_tables_and_keeps_the_rest(
+def test_cli_forecast_footfall_publishes_a_footfall_only_folder(
     setup: ForecastSetup, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for name, value in {
@@ -720,19 +788,29 @@ def test_cli_forecast_footfall_refreshes_the_footfall_tables_and_keeps_the_rest(
     as_of = setup.result.as_of
     directory = tmp_path / as_of.isoformat()
     shutil.copytree(setup.result.directory, directory)
-    report_before = (directory / "report.html").read_bytes()
     arguments = ["forecast", "footfall", "--data", str(setup.settings.data_dir)]
     arguments += ["--as-of", str(as_of), "--out", str(tmp_path), "--horizon", "21"]
-    result = CliRunner().invoke(app, arguments, terminal_width=200)
+    result = CliRunner().invoke(app, arguments, terminal_width=400)
     assert result.exit_code == 0, result.output
     assert "footfall tables written to" in result.output
+    assert "forecast footfall: forecasting footfall from" in result.output  # progress shown
+    # The earlier full run's call lists and report rested on the superseded footfall forecast.
+    assert "was replaced" in result.output and "call_lists.csv" in result.output
+    assert sorted(path.name for path in directory.iterdir()) == [
+        "footfall_daily.csv",
+        "footfall_daily.parquet",
+        "footfall_hourly.csv",
+        "footfall_hourly.parquet",
+        "manifest.json",
+    ]
+    manifest = json.loads((directory / "manifest.json").read_text())
+    assert manifest["kind"] == "footfall" and manifest["horizon_days"] == 21
     daily = pl.read_parquet(directory / "footfall_daily.parquet")
     assert daily["date"].max() == as_of + timedelta(days=20)
+    assert manifest["rows"]["footfall_daily"] == daily.height
     assert pl.read_csv(directory / "footfall_daily.csv").height == daily.height
     hourly = pl.read_parquet(directory / "footfall_hourly.parquet")
     assert hourly["date"].n_unique() == 14
-    assert (directory / "report.html").read_bytes() == report_before
-    assert (directory / "call_lists.csv").is_file()
     assert not [path for path in tmp_path.iterdir() if path.name.startswith(".")]
 
 

@@ -13,13 +13,17 @@ from typing import Any, Literal
 
 import optuna
 
+from clientcast.settings import DEFAULT_SEED
 from training import tracking
 
 Objective = Callable[[optuna.Trial], float]
 
 
 def open_study(
-    study_name: str, storage: str, direction: Literal["minimize", "maximize"], seed: int = 7
+    study_name: str,
+    storage: str,
+    direction: Literal["minimize", "maximize"],
+    seed: int = DEFAULT_SEED,
 ) -> optuna.Study:
     """Create or resume the study ``study_name`` in ``storage`` with TPE and median pruning."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -41,7 +45,7 @@ def run_study(
     direction: Literal["minimize", "maximize"],
     mlflow_experiment: str,
     metric_name: str = "validation_score",
-    seed: int = 7,
+    seed: int = DEFAULT_SEED,
     show_progress: bool = True,
 ) -> optuna.Study:
     """Run ``n_trials`` of ``objective`` in a parent MLflow run; return the study."""

@@ -28,13 +28,13 @@ import polars as pl
 
 from features.errors import UserInputError
 from features.history import PurchaseHistory
+from training.call_lists import MODEL_HORIZON_DAYS
 from training.forecasts.wording import long_date
 
 EXAMPLE_BOUTIQUES = 4
 TOP_SHARE = 0.1
 ACCURACY_DAYS = 28
 """Days re-forecast by a champion trained long enough ago."""
-CLIENT_HORIZON_DAYS = 90
 BASELINE_SEASON_DAYS = 7
 BACKTEST_FORECASTS = "backtest_forecasts_daily.csv"
 BACKTEST_TABLE = "backtest.csv"
@@ -95,14 +95,20 @@ class ForecastAccuracy:
 # -- scoring ---------------------------------------------------------------------------------
 
 
+def wape(actual: pl.Expr, forecast: pl.Expr) -> pl.Expr:
+    """Absolute errors summed over actuals summed; null when nobody was counted (no scale)."""
+    counted = actual.abs().sum()
+    return pl.when(counted > 0).then((actual - forecast).abs().sum() / counted)
+
+
 def _accuracy_columns() -> list[pl.Expr]:
     actual, p50 = pl.col("actual"), pl.col("p50")
     return [
         pl.len().alias("days"),
         actual.sum().alias("actual"),
         p50.sum().alias("forecast"),
-        ((actual - p50).abs().sum() / actual.abs().sum()).alias("wape"),
-        ((actual - pl.col("baseline")).abs().sum() / actual.abs().sum()).alias("baseline_wape"),
+        wape(actual, p50).alias("wape"),
+        wape(actual, pl.col("baseline")).alias("baseline_wape"),
         actual.is_between(pl.col("p10"), pl.col("p90")).mean().alias("coverage_80"),
     ]
 
@@ -114,7 +120,8 @@ def score_footfall(
 
     ``scored`` has boutique_id, date, p10, p50, p90, actual (null when not counted) and
     baseline (the simple rule's forecast). Days without an actual are left out; nothing is
-    filled. ``examples`` boutiques with the most visitors are kept for the chart.
+    filled. A WAPE over days with no visitor counted is null (shown as "–"), not infinite.
+    ``examples`` boutiques with the most visitors are kept for the chart.
     """
     observed = scored.filter(pl.col("actual").is_not_null() & pl.col("p50").is_not_null())
     by_boutique = observed.group_by("boutique_id").agg(_accuracy_columns()).sort("boutique_id")
@@ -307,7 +314,7 @@ def client_accuracy(
     as_of: date,
     reference_currency: str,
     model: Any,
-    horizon_days: int = CLIENT_HORIZON_DAYS,
+    horizon_days: int = MODEL_HORIZON_DAYS,
 ) -> tuple[ClientAccuracy | None, str | None]:
     """The client model's probabilities at ``as_of - 90 days`` against who bought since.
 

@@ -8,6 +8,12 @@ writes, under ``settings.forecast_dir / <as-of date>/``::
     next_purchase.parquet            per client: probabilities, spend, division, reasons
     call_lists.csv                   per boutique: the opted-in clients to contact this week
     report.html                      the planners' report, self-contained
+    manifest.json                    which run wrote the folder: kind, as-of, models, files
+
+:func:`write_footfall_forecasts` (``clientcast forecast footfall``) publishes the footfall
+tables and the manifest alone. It replaces the whole dated folder: the call lists and the report
+of an earlier full run rest on the footfall forecast it supersedes (quiet days, visitors), so a
+folder always holds the files of one run, and its manifest says which.
 
 The folder is written in a temporary sibling and renamed into place at the end, so a failed run
 leaves the previous forecasts of that date untouched.
@@ -15,8 +21,9 @@ leaves the previous forecasts of that date untouched.
 
 from __future__ import annotations
 
-import shutil
+import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -29,12 +36,15 @@ from rich.table import Table
 from features.atomic_write import staged_directory
 from features.errors import UserInputError
 from features.history import PurchaseHistory, load_history
+from features.snapshot import DAILY_HORIZON_DAYS
 from training.forecasts import accuracy, tables
 from training.forecasts.report import ReportInputs, write_report
 from training.progress import Progress, announce
 
-MAX_HORIZON_DAYS = 56
 REPORT = "report.html"
+MANIFEST = "manifest.json"
+FULL_RUN_FILES = ("next_purchase.parquet", "call_lists.csv", REPORT)
+"""What a full run writes beside the footfall tables, and a footfall-only run does not."""
 
 
 def rows_table(title: str, rows: dict[str, int]) -> Table:
@@ -73,14 +83,37 @@ class ForecastResult:
 
 
 def checked_horizon(horizon_days: int) -> int:
-    """``horizon_days`` when it is a whole number of days in [1, 56]."""
+    """``horizon_days`` when it is a whole number of days within the daily footfall horizon."""
     valid = isinstance(horizon_days, int) and not isinstance(horizon_days, bool)
-    if not valid or not 1 <= horizon_days <= MAX_HORIZON_DAYS:
+    if not valid or not 1 <= horizon_days <= DAILY_HORIZON_DAYS:
         raise UserInputError(
-            f"--horizon must be a whole number of days between 1 and {MAX_HORIZON_DAYS}, "
+            f"--horizon must be a whole number of days between 1 and {DAILY_HORIZON_DAYS}, "
             f"got {horizon_days!r}"
         )
     return horizon_days
+
+
+def write_manifest(
+    directory: Path,
+    kind: str,
+    as_of: date,
+    horizon_days: int,
+    models: Sequence[str],
+    rows: dict[str, int],
+) -> Path:
+    """Write ``manifest.json``: which run (``all`` or ``footfall``) wrote the folder, as of which
+    day, with which models, and the row count of each table."""
+    manifest = {
+        "kind": kind,
+        "as_of": as_of.isoformat(),
+        "created_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "horizon_days": horizon_days,
+        "models": list(models),
+        "rows": rows,
+    }
+    path = directory / MANIFEST
+    path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return path
 
 
 def model_label(kind: str, info: dict[str, Any]) -> str:
@@ -140,7 +173,8 @@ def planner_footfall(
 
 @dataclass(frozen=True)
 class FootfallTablesResult:
-    """Where ``clientcast forecast footfall`` wrote the two footfall tables."""
+    """Where ``clientcast forecast footfall`` wrote the two footfall tables; ``replaced`` lists
+    the files of an earlier full run of that date that the new folder no longer holds."""
 
     directory: Path
     as_of: date
@@ -148,25 +182,35 @@ class FootfallTablesResult:
     rows: dict[str, int]
     model: str
     seconds: float
+    replaced: tuple[str, ...] = ()
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         yield rows_table(
             f"footfall forecast as of {self.as_of} ({self.horizon_days} days daily)", self.rows
         )
         yield f"model: {self.model}"
+        if self.replaced:
+            yield (
+                f"[yellow]note:[/] the earlier full forecast of {self.as_of} was replaced: its "
+                f"{', '.join(self.replaced)} rested on the footfall forecast this one supersedes; "
+                "run `clientcast forecast` to write them again"
+            )
         yield f"footfall tables written to [bold]{self.directory}[/] in {self.seconds:.0f} s"
 
 
 def write_footfall_forecasts(
     settings: Any,
     as_of: date | None = None,
-    horizon_days: int = MAX_HORIZON_DAYS,
+    horizon_days: int = DAILY_HORIZON_DAYS,
+    *,
+    progress: Progress | None = None,
 ) -> FootfallTablesResult:
     """Forecast footfall only and publish ``footfall_daily`` / ``footfall_hourly`` (Parquet and
-    CSV) under ``settings.forecast_dir / <as-of>``.
+    CSV) with a manifest under ``settings.forecast_dir / <as-of>``.
 
-    The other files of that folder (from an earlier full ``clientcast forecast``) are carried
-    over; the folder is republished atomically, so readers never see a half-written table.
+    The folder is replaced as a whole, atomically: an earlier full run's call lists and report of
+    that date rest on the footfall forecast this one supersedes, so they are not carried over
+    (the result lists them, the manifest says the folder is a footfall-only run).
     """
     from features.snapshot import default_as_of
     from training.tracking import configure_tracking, load_bundle
@@ -175,28 +219,34 @@ def write_footfall_forecasts(
     horizon_days = checked_horizon(horizon_days)
     history = load_history(settings.data_dir)
     as_of = as_of or default_as_of(history)
+    announce(progress, "loading the footfall champion")
     configure_tracking(settings.tracking_uri, settings.mlflow_artifact_dir)
     footfall_model, footfall_info = load_bundle(settings.footfall_model)
+    model = model_label("footfall", footfall_info)
+    announce(progress, f"forecasting footfall from {as_of}")
     footfall = planner_footfall(history, footfall_model, as_of, horizon_days)
     directory = Path(settings.forecast_dir) / as_of.isoformat()
+    replaced = tuple(name for name in FULL_RUN_FILES if (directory / name).is_file())
+    rows = {"footfall_daily": footfall.daily.height, "footfall_hourly": footfall.hourly.height}
+    announce(progress, f"writing {directory}")
     with staged_directory(directory) as staging:
-        if directory.is_dir():
-            shutil.copytree(directory, staging, dirs_exist_ok=True)
         footfall.write(staging)
+        write_manifest(staging, "footfall", as_of, horizon_days, [model], rows)
     return FootfallTablesResult(
         directory=directory,
         as_of=as_of,
         horizon_days=horizon_days,
-        rows={"footfall_daily": footfall.daily.height, "footfall_hourly": footfall.hourly.height},
-        model=model_label("footfall", footfall_info),
+        rows=rows,
+        model=model,
         seconds=time.perf_counter() - started,
+        replaced=replaced,
     )
 
 
 def write_forecasts(
     settings: Any,
     as_of: date | None = None,
-    horizon_days: int = MAX_HORIZON_DAYS,
+    horizon_days: int = DAILY_HORIZON_DAYS,
     *,
     progress: Progress | None = None,
 ) -> ForecastResult:
@@ -295,6 +345,7 @@ def write_forecasts(
         tables.write_table(next_purchase, staging, "next_purchase", csv=False)
         tables.write_csv(call_list, staging / "call_lists.csv")
         write_report(inputs, staging / REPORT)
+        write_manifest(staging, "all", as_of, horizon_days, models, rows)
     return ForecastResult(
         directory=directory,
         report=directory / REPORT,

@@ -16,9 +16,11 @@ from pathlib import Path
 
 import polars as pl
 
+from training.call_lists import MODEL_HORIZON_DAYS
 from training.forecasts import charts
 from training.forecasts.accuracy import BacktestSummary, FootfallAccuracy, ForecastAccuracy
-from training.forecasts.wording import long_date, number, percent
+from training.forecasts.tables import OPEN_MIN_VISITORS
+from training.forecasts.wording import coming_period, long_date, number, percent
 
 HEATMAP_DAYS = 14
 BUSIEST_COUNT = 3
@@ -55,8 +57,9 @@ class ReportInputs:
     * ``last_year``: boutique_id, date, visitors (the same weekday 52 weeks before ``date``).
     * ``markers``: boutique_id, date, kind ('holiday' or 'event'), label.
     * ``overview``: boutique_id, expected_visitors (over the daily horizon), expected_buyers and
-      expected_spend (next 90 days, clients looked after by the boutique).
-    * ``division_spend``: boutique_id, division, expected_spend (next 90 days).
+      expected_spend (next :data:`~training.call_lists.MODEL_HORIZON_DAYS` days, clients
+      looked after by the boutique).
+    * ``division_spend``: boutique_id, division, expected_spend (the same days).
     """
 
     as_of: date
@@ -119,9 +122,9 @@ def busiest_and_quietest(daily: pl.DataFrame, count: int = BUSIEST_COUNT) -> pl.
     """Per boutique, the ``count`` open days with the most and the fewest expected visitors.
 
     Columns: boutique_id, which ('busiest' or 'quietest'), date, p10, p50, p90. A day with less
-    than one expected visitor counts as closed and is never called quiet.
+    than half an expected visitor counts as closed and is never called quiet.
     """
-    open_days = daily.filter(pl.col("p50") >= 1.0)
+    open_days = daily.filter(pl.col("p50") >= OPEN_MIN_VISITORS)
     rank = pl.col("p50").rank("ordinal", descending=True).over("boutique_id")
     low_rank = pl.col("p50").rank("ordinal").over("boutique_id")
     busiest = open_days.filter(rank <= count).with_columns(pl.lit("busiest").alias("which"))
@@ -145,24 +148,21 @@ def overview_section(inputs: ReportInputs, labels: dict[str, str]) -> str:
         ]
         for position, row in enumerate(ranked.iter_rows(named=True), start=1)
     ]
-    weeks = inputs.horizon_days // 7
-    period = (
-        f"next {weeks} weeks"
-        if inputs.horizon_days % 7 == 0
-        else (f"next {inputs.horizon_days} days")
-    )
+    period = coming_period(inputs.horizon_days)
+    clients_period = coming_period(MODEL_HORIZON_DAYS)
     headers = [
         "rank",
         "boutique",
         f"expected visitors ({period})",
-        "clients expected to buy (next 90 days)",
-        f"expected client spend, {currency} (next 90 days)",
+        f"clients expected to buy ({clients_period})",
+        f"expected client spend, {currency} ({clients_period})",
     ]
     visitors = ranked.drop_nulls("expected_visitors")
     parts = [
         '<section id="overview"><h2>Maison overview</h2>',
         f'<p class="lead">Boutiques ranked by the visitors we expect over the {period}, with the '
-        "clients each boutique looks after who are expected to buy in the next 90 days and what "
+        f"clients each boutique looks after who are expected to buy in the {clients_period} and "
+        "what "
         f"they are expected to spend (in {escape(currency)}, all currencies converted).</p>",
         html_table(headers, rows, numeric={0, 2, 3, 4}),
     ]
@@ -188,7 +188,7 @@ def overview_section(inputs: ReportInputs, labels: dict[str, str]) -> str:
         parts.append(
             image(
                 charts.division_spend_figure(
-                    spend, currency, "Expected client spend by division, next 90 days"
+                    spend, currency, f"Expected client spend by division, {clients_period}"
                 ),
                 "Expected client spend by division and boutique",
             )
@@ -231,7 +231,7 @@ def hourly_heatmap(hourly: pl.DataFrame) -> str:
     hours = (
         hourly.group_by("hour")
         .agg(pl.col("p50").max())
-        .filter(pl.col("p50") >= 0.5)
+        .filter(pl.col("p50") >= OPEN_MIN_VISITORS)
         .sort("hour")
         .get_column("hour")
         .to_list()
@@ -326,9 +326,8 @@ def boutiques_section(inputs: ReportInputs, labels: dict[str, str]) -> str:
     forecast_ids = set(inputs.daily.get_column("boutique_id").to_list())
     order = [b for b in order if b in forecast_ids] + sorted(forecast_ids - set(order))
     extremes = busiest_and_quietest(inputs.daily)
-    weeks = inputs.horizon_days // 7
     parts = [
-        f'<section id="boutiques"><h2>Boutiques: the next {weeks} weeks</h2>',
+        f'<section id="boutiques"><h2>Boutiques: the {coming_period(inputs.horizon_days)}</h2>',
         '<p class="lead">For each boutique: visitors expected each day, the range they will most '
         "likely fall in, the same weekdays last year, public holidays and maison events; then "
         "the busiest and quietest days and an hour-by-hour map of the next two weeks.</p>",
@@ -422,9 +421,10 @@ def accuracy_html(accuracy: ForecastAccuracy, labels: dict[str, str]) -> str:
     if clients is not None:
         parts.append(
             f"<h3>Clients</h3><p>On {long_date(clients.cutoff)} the client model (one that had not "
-            f"seen the next 90 days) rated {number(clients.clients)} clients.</p><ul>"
-            f"<li>It expected <b>{number(clients.expected_buyers)}</b> of them to buy within 90 "
-            f"days; <b>{number(clients.actual_buyers)}</b> did.</li>"
+            f"seen the {MODEL_HORIZON_DAYS} days after) rated {number(clients.clients)} "
+            f"clients.</p><ul><li>It expected <b>{number(clients.expected_buyers)}</b> of them to "
+            f"buy within {MODEL_HORIZON_DAYS} days; <b>{number(clients.actual_buyers)}</b> did."
+            "</li>"
             f"<li>Of the tenth it rated most likely to buy, <b>{percent(clients.top_share_bought)}"
             f"</b> bought, against {percent(clients.overall_share_bought)} of all clients.</li>"
             "</ul>"

@@ -608,7 +608,7 @@ def tune_next_purchase(
         EXPERIMENT,
         metric_name="validation_log_loss",
         seed=settings.seed,
-        show_progress=progress is not None,
+        show_progress=progress is None,  # the command line's spinner replaces Optuna's bar
     )
     completed = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     pruned = [t for t in study.trials if t.state == optuna.trial.TrialState.PRUNED]

@@ -4,8 +4,9 @@ LightGBM's ``pred_contrib`` splits each client's ``p_buy_90d`` score (in log-odd
 contribution per feature. The features that push the score up the most are looked up in the
 feature catalogue (:func:`features.catalogue.feature_catalogue`), whose reason templates are
 filled with the client's own values: "last visit {value} days ago" becomes "last visit 12 days
-ago". Features without a template, and missing values, never make a reason. Only feature values
-appear in a phrase: the catalogue describes behaviour, never a person.
+ago". Features without a template, and missing values, never make a reason. The client
+attributes (age, gender, language, tier, country: :data:`features.catalogue.CLIENT_ATTRIBUTES`)
+have no template, so a phrase is about what the client does, never who they are.
 """
 
 from __future__ import annotations
@@ -28,10 +29,15 @@ REASON_COLUMNS: dict[str, pl.DataType] = {
 
 
 def catalogue_templates() -> dict[str, str]:
-    """The reason template of every catalogued feature that has one."""
+    """The reason template of every catalogued client feature that has one (client attributes
+    have none)."""
     from features.catalogue import feature_catalogue
 
-    return {doc.name: doc.reason for doc in feature_catalogue() if doc.entity == "client"}
+    return {
+        doc.name: doc.reason
+        for doc in feature_catalogue()
+        if doc.entity == "client" and doc.reason is not None
+    }
 
 
 def formatted_value(column: pl.Expr) -> pl.Expr:
