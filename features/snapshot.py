@@ -30,6 +30,7 @@ import polars as pl
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.table import Table
 
+from features.atomic_write import staging_sibling, write_text_atomically
 from features.errors import UserInputError
 from features.history import PurchaseHistory, load_history
 
@@ -120,29 +121,27 @@ def write_snapshot(
     created_at = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     root.mkdir(parents=True, exist_ok=True)
     final = root / f"{as_of.isoformat()}_{created_at}"
-    staging = root / f".tmp-{uuid.uuid4().hex}"
+    if final.exists():
+        final = final.with_name(f"{final.name}-{uuid.uuid4().hex[:6]}")
+    manifest = {
+        "as_of": as_of.isoformat(),
+        "created_at": created_at,
+        "reference_currency": reference_currency,
+        "data_dir": str(Path(data_dir).resolve()),
+        "rows": {name: frame.height for name, frame in tables.items()},
+        "columns": {name: frame.columns for name, frame in tables.items()},
+    }
+    staging = staging_sibling(final)
     staging.mkdir()
     try:
         for name, frame in tables.items():
             frame.write_parquet(staging / f"{name}.parquet")
-        manifest = {
-            "as_of": as_of.isoformat(),
-            "created_at": created_at,
-            "reference_currency": reference_currency,
-            "data_dir": str(Path(data_dir).resolve()),
-            "rows": {name: frame.height for name, frame in tables.items()},
-            "columns": {name: frame.columns for name, frame in tables.items()},
-        }
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2))
-        if final.exists():
-            final = final.with_name(f"{final.name}-{uuid.uuid4().hex[:6]}")
-        staging.rename(final)
+        staging.rename(final)  # a new, unique name: never replaces an earlier snapshot
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    pointer = root / f".{LATEST}.{uuid.uuid4().hex}"
-    pointer.write_text(final.name + "\n")
-    pointer.replace(root / LATEST)
+    write_text_atomically(final.name + "\n", root / LATEST)
     return SnapshotInfo(final, as_of, created_at, reference_currency, manifest["rows"])
 
 

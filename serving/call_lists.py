@@ -36,6 +36,7 @@ class CallLists:
     """Call-list candidates of every known boutique."""
 
     boutiques: Mapping[str, BoutiqueCandidates]
+    division_classes: tuple[str, ...]
     first_day: date
     currency: str
     snapshot_date: date
@@ -48,11 +49,13 @@ class CallLists:
         clients: pl.DataFrame,
         footfall_daily: pl.DataFrame,
         boutique_ids: list[str],
+        division_classes: tuple[str, ...],
         currency: str,
         snapshot_date: date,
         model_versions: Mapping[str, str],
     ) -> CallLists:
-        """Split ``predictions`` (with ``reasons``) and ``clients`` by home boutique."""
+        """Split ``predictions`` (with ``reasons``) and ``clients`` by home boutique;
+        ``division_classes`` are the divisions the champion predicts."""
         opted_in = pl.col("contact_opt_in").fill_null(False)
         homes = clients.select(CLIENT_COLUMNS).filter(opted_in).unique("client_id", keep="first")
         candidates = predictions.join(homes.select("client_id", "home_boutique_id"), on="client_id")
@@ -70,7 +73,14 @@ class CallLists:
             )
             for boutique_id in boutique_ids
         }
-        return cls(boutiques, snapshot_date, currency, snapshot_date, dict(model_versions))
+        return cls(
+            boutiques,
+            tuple(division_classes),
+            snapshot_date,
+            currency,
+            snapshot_date,
+            dict(model_versions),
+        )
 
     def call_list(
         self, boutique_id: str, n: int, horizon_days: int, division: str | None
@@ -79,6 +89,11 @@ class CallLists:
         candidates = self.boutiques.get(boutique_id)
         if candidates is None:
             raise RequestRejected("boutique_id", f"unknown boutique {boutique_id!r}", 404)
+        if division is not None and division not in self.division_classes:
+            known = ", ".join(repr(name) for name in self.division_classes)
+            raise RequestRejected(
+                "division", f"unknown division {division!r}; the model knows {known}"
+            )
         ranked = build_call_list(
             candidates.predictions,
             candidates.clients,

@@ -13,19 +13,21 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from features.contract import DIVISIONS
 from features.snapshot import DAILY_HORIZON_DAYS, HOURLY_HORIZON_DAYS
 from training.call_lists import MAX_CALL_LIST
 
 MAX_CLIENT_IDS = 1000
 TOP_DIVISIONS = 3
-TOP_REASONS = 3
 
 # Ids are opaque: anything printable without spaces, so that no control character reaches a log.
 Identifier = Annotated[
     str, StringConstraints(min_length=1, max_length=128, pattern=r"^[^\s\x00-\x1f\x7f]+$")
 ]
-Division = Literal[DIVISIONS]  # type: ignore[valid-type]
+# Divisions are the champion's own classes (the contract does not restrict them): the service
+# checks the name against them; here only its shape.
+Division = Annotated[
+    str, StringConstraints(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]+$")
+]
 Granularity = Literal["daily", "hourly"]
 
 
@@ -76,7 +78,10 @@ class CallListRequest(Request):
         description="Days ahead: the purchase window and the days to invite clients on.",
     )
     division: Division | None = Field(
-        None, description="Rank by the probability of buying in this division."
+        None,
+        description="Rank by the probability of buying in this division: one of the champion's "
+        "divisions (an unknown one is answered 400 with the list).",
+        examples=["leather goods"],
     )
 
 
@@ -196,6 +201,13 @@ class ModelInfoResponse(BaseModel):
     models: list[ModelFacts]
     snapshot: SnapshotFacts
     loaded_at: datetime
+
+
+class ReloadPending(BaseModel):
+    """A reload still preparing the new state when the answer was due (202)."""
+
+    reloaded: Literal[False] = False
+    message: str = Field(description="What is still being prepared and how to see it finish.")
 
 
 class ReloadResponse(BaseModel):

@@ -12,6 +12,7 @@ Endpoints: ``POST /next_purchase`` (adaptive batching merges concurrent calls), 
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import threading
@@ -19,14 +20,12 @@ import time
 from datetime import date
 from typing import Annotated, Any
 
-import anyio.to_thread
 import bentoml
 from bentoml.validators import ContentType
 from fastapi import FastAPI
 from starlette.responses import JSONResponse
 
 from clientcast.settings import load_settings
-from features.errors import UserInputError
 from serving.auth import BearerTokenAuth
 from serving.errors import (
     RequestRejected,
@@ -34,7 +33,7 @@ from serving.errors import (
     error_body,
     quiet_validation_logs,
 )
-from serving.reload import NOTICE_NAME, ReloadNotice
+from serving.reload import NOTICE_NAME, BackgroundReload, ReloadNotice, failure_summary
 from serving.schemas import (
     MAX_CLIENT_IDS,
     CallListRequest,
@@ -46,6 +45,7 @@ from serving.schemas import (
     ModelInfoResponse,
     NextPurchaseItem,
     NextPurchaseRequest,
+    ReloadPending,
     ReloadResponse,
 )
 from serving.state import ServingState, StateSlot, load_serving_state
@@ -75,6 +75,14 @@ NEXT_PURCHASE_API: dict[str, Any] = {
 TRACED_NOWHERE = ("/next_purchase", "/footfall", "/call_list", "/model_info", "/admin/reload")
 """Routes without OpenTelemetry spans: with no exporter configured they go nowhere and cost
 about 0.3 ms per request. Override ``tracing.excluded_urls`` in a BentoML config to trace them."""
+
+RELOAD_ANSWER_SECONDS = 20.0
+"""How long ``/admin/reload`` waits for the new state before answering 202 (well inside the 60 s
+``traffic.timeout``); a reload that must first explain every client carries on after it."""
+
+RELOAD_EXPLAIN_THREADS = 1
+"""Threads explaining the snapshot's clients during a reload when the new champion's cache is
+missing: one, so that the request path keeps the other core."""
 
 info_app = FastAPI(
     title="clientcast model information and administration",
@@ -114,19 +122,42 @@ class Clientcast:
         self.slot = StateSlot(load_serving_state(self.settings))
         freeze_long_lived_objects()
         self.notice = ReloadNotice(self.settings.snapshot_dir / NOTICE_NAME)
+        self.reloads = BackgroundReload(self.reload_and_notify)
         self.stop_watching = threading.Event()
         self.notice.watch(self.load_state, self.stop_watching)
 
     def load_state(self) -> tuple[ServingState, ServingState]:
-        """Load the current champions and snapshot and swap them in; (previous, new)."""
-        swapped = self.slot.replace(lambda: load_serving_state(self.settings))
+        """Load the current champions and snapshot and swap them in; (previous, new).
+
+        Runs outside the event loop (a reload thread or the notice watcher); a missing client
+        explanation cache is filled on :data:`RELOAD_EXPLAIN_THREADS` threads.
+        """
+        swapped = self.slot.replace(
+            lambda: load_serving_state(self.settings, explain_threads=RELOAD_EXPLAIN_THREADS)
+        )
         freeze_long_lived_objects()
         return swapped
 
+    def reload_and_notify(self) -> ReloadResponse:
+        """Reload this worker, then tell the others through the reload notice."""
+        started = time.perf_counter()
+        previous, current = self.load_state()
+        seconds = time.perf_counter() - started
+        notified = self.notice.publish()
+        logger.info("reloaded in %.1f s; other workers notified: %s", seconds, notified)
+        return ReloadResponse(
+            reloaded=True,
+            workers_notified=notified,
+            previous=previous.info,
+            current=current.info,
+            seconds=seconds,
+        )
+
     @bentoml.on_shutdown
     def stop_reload_watch(self) -> None:
-        """Stop watching the reload notice."""
+        """Stop watching the reload notice and accepting reloads."""
         self.stop_watching.set()
+        self.reloads.shutdown()
 
     @bentoml.api(**NEXT_PURCHASE_API)
     async def next_purchase(
@@ -166,33 +197,36 @@ class Clientcast:
     @info_app.post(
         "/admin/reload",
         response_model=ReloadResponse,
-        responses={403: {"model": ErrorBody}, 409: {"model": ErrorBody}},
+        responses={
+            202: {"model": ReloadPending},
+            403: {"model": ErrorBody},
+            409: {"model": ErrorBody},
+        },
         tags=["Service APIs"],
     )
     async def reload(self) -> ReloadResponse | JSONResponse:
-        """Load the current champions and the latest snapshot, then swap them in; requests in
-        flight finish on the previous ones. Needs the API token to be configured."""
+        """Load the current champions and the latest snapshot in the background, then swap them
+        in; requests in flight finish on the previous ones. Answers once swapped (200), or 202
+        when the new state is still being prepared after 20 s (it is swapped in when ready), or
+        409 when it cannot be loaded. Needs the API token to be configured."""
         token = self.settings.api_token
         if token is None or not token.get_secret_value():
             message = "authorization: reload is disabled until CLIENTCAST_API_TOKEN is set"
             return JSONResponse(error_body(message, ["authorization"]), status_code=403)
-        started = time.perf_counter()
+        running = asyncio.wrap_future(self.reloads.start())
         try:
-            previous, current = await anyio.to_thread.run_sync(self.load_state)
-        except UserInputError as error:
-            logger.warning("reload refused: %s", error)
-            body = error_body(f"reload: {error}; still serving the previous state", ["reload"])
+            return await asyncio.wait_for(asyncio.shield(running), RELOAD_ANSWER_SECONDS)
+        except TimeoutError:
+            pending = ReloadPending(
+                message=f"still preparing the new state after {RELOAD_ANSWER_SECONDS:.0f} s "
+                "(explaining every client for a new champion); it is swapped in when ready: "
+                "GET /model_info shows it"
+            )
+            return JSONResponse(pending.model_dump(), status_code=202)
+        except Exception as error:  # any load failure: the previous state keeps serving
+            summary = failure_summary(error)
+            body = error_body(f"reload: {summary}; still serving the previous state", ["reload"])
             return JSONResponse(body, status_code=409)
-        seconds = time.perf_counter() - started
-        notified = self.notice.publish()
-        logger.info("reloaded in %.1f s; other workers notified: %s", seconds, notified)
-        return ReloadResponse(
-            reloaded=True,
-            workers_notified=notified,
-            previous=previous.info,
-            current=current.info,
-            seconds=seconds,
-        )
 
 
 Clientcast.add_asgi_middleware(BearerTokenAuth)

@@ -72,9 +72,8 @@ def check_ready_to_serve(settings: Any) -> Path:
         problems.append(str(error))
     else:
         problems.extend(client_directory_problems(snapshot))
-    if problems:
+    if problems or snapshot is None:
         raise UserInputError("cannot serve: " + "; ".join(problems))
-    assert snapshot is not None
     warm_client_scores(settings, snapshot)
     return snapshot
 
@@ -82,8 +81,8 @@ def check_ready_to_serve(settings: Any) -> Path:
 def warm_client_scores(settings: Any, snapshot: Path) -> Path:
     """Compute the champion's client scores on ``snapshot`` unless they are cached already.
 
-    Explaining every client takes about a minute for 20,000 clients: done here, once per
-    champion and snapshot, every worker then starts in seconds (see
+    Explaining every client costs about 1.5 ms of CPU per client (24 s for 16,000): done here,
+    once per champion and snapshot, every worker then starts in seconds (see
     :mod:`serving.client_scores`). Returns the cache file.
     """
     from features.snapshot import OnlineSnapshot
@@ -97,7 +96,7 @@ def warm_client_scores(settings: Any, snapshot: Path) -> Path:
         return path
     print(
         f"explaining every client of {snapshot.name} with {name} v{champion.version}, once per "
-        "champion and snapshot (about a minute for 20,000 clients)...",
+        "champion and snapshot (about 1.5 ms of CPU per client)...",
         file=sys.stderr,
     )
     bundle, info = load_bundle(name)

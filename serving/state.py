@@ -120,14 +120,21 @@ def footfall_forecast_frames(bundle: Any, snapshot: OnlineSnapshot) -> tuple[pl.
 
 
 def build_state(
-    snapshot: OnlineSnapshot, next_purchase: LoadedModel, footfall: LoadedModel
+    snapshot: OnlineSnapshot,
+    next_purchase: LoadedModel,
+    footfall: LoadedModel,
+    explain_threads: int | None = None,
 ) -> ServingState:
-    """Prepare the request path for ``snapshot`` and the two champions."""
+    """Prepare the request path for ``snapshot`` and the two champions.
+
+    ``explain_threads`` caps the threads explaining the snapshot's clients when their cache is
+    missing (:mod:`serving.client_scores`); None uses every core.
+    """
     np_bundle, np_info = next_purchase
     ff_bundle, ff_info = footfall
     facts = snapshot_facts(snapshot)
     versions = {NEXT_PURCHASE: str(np_info["version"]), FOOTFALL: str(ff_info["version"])}
-    scores = client_scores(np_bundle, np_info, snapshot.path, snapshot.clients)
+    scores = client_scores(np_bundle, np_info, snapshot.path, snapshot.clients, explain_threads)
     scorer = NextPurchaseScorer.build(
         np_bundle,
         snapshot.clients,
@@ -149,6 +156,7 @@ def build_state(
         client_directory(snapshot),
         forecasts.daily_frame,
         list(timezones),
+        tuple(np_bundle.division_classes),
         facts.reference_currency,
         snapshot.as_of,
         versions,
@@ -164,15 +172,16 @@ def build_state(
     return ServingState(scorer, forecasts, call_lists, info)
 
 
-def load_serving_state(settings: Any) -> ServingState:
-    """Load the champions and the latest snapshot named by ``settings`` and prepare them."""
+def load_serving_state(settings: Any, explain_threads: int | None = None) -> ServingState:
+    """Load the champions and the latest snapshot named by ``settings`` and prepare them
+    (see :func:`build_state` for ``explain_threads``)."""
     from training.tracking import configure_tracking, load_bundle
 
     configure_tracking(settings.tracking_uri, settings.mlflow_artifact_dir)
     next_purchase = load_bundle(settings.next_purchase_model)
     footfall = load_bundle(settings.footfall_model)
     snapshot = OnlineSnapshot.load(settings.snapshot_dir)
-    state = build_state(snapshot, next_purchase, footfall)
+    state = build_state(snapshot, next_purchase, footfall, explain_threads)
     logger.info(
         "serving next-purchase v%s, footfall v%s, snapshot %s (%d clients)",
         state.info.models[0].version,

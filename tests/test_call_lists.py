@@ -99,8 +99,8 @@ def test_a_division_ranks_by_the_probability_of_buying_in_it(
     assert listed.get_column("client_id").to_list() == ["c", "f"]
     assert listed.get_column("division").unique().to_list() == ["watches"]
     assert listed.get_column("p_buy").to_list() == pytest.approx([0.2 * 0.3, 0.4 * 0.1])
-    unknown = build_call_list(predictions, clients, footfall, "B2", 10, 30, "jewellery")
-    assert unknown.height == 0
+    with pytest.raises(UserInputError, match=r"'jewellery'.*\['shoes', 'watches'\]"):
+        build_call_list(predictions, clients, footfall, "B2", 10, 30, "jewellery")
 
 
 def test_without_a_division_the_most_likely_one_is_named_with_its_probability(

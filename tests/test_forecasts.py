@@ -30,6 +30,7 @@ from clientcast.cli import app
 from clientcast.settings import Settings, workspace_settings
 from features.contract import DIVISIONS, PERSONAL_COLUMN_PATTERNS, TABLES
 from features.history import PurchaseHistory, empty_table
+from training.call_lists import OPEN_MIN_VISITORS
 from training.forecasts import ForecastResult, pipeline, tables, write_forecasts
 from training.forecasts.accuracy import ForecastAccuracy, score_clients, score_footfall
 from training.forecasts.report import (
@@ -38,7 +39,6 @@ from training.forecasts.report import (
     hourly_heatmap,
     render_report,
 )
-from training.forecasts.tables import OPEN_MIN_VISITORS
 from training.next_purchase.bundle import division_column
 
 AS_OF = date(2026, 7, 1)  # a Wednesday

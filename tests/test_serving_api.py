@@ -388,6 +388,15 @@ def test_call_list_errors_name_the_field(
     assert answer.json()["fields"] == [field]
 
 
+def test_an_unknown_division_is_refused_naming_the_champions_divisions(
+    client: TestClient, served_setup: dict[str, Any], boutiques: list[str]
+) -> None:
+    answer = client.post("/call_list", json={"boutique_id": boutiques[0], "division": "cars"})
+    assert answer.status_code == 400
+    for division in served_setup["bundle"].division_classes:
+        assert repr(division) in answer.json()["error"]
+
+
 # -- information, health, docs ----------------------------------------------------------------
 
 
@@ -412,6 +421,46 @@ def test_health_metrics_docs_and_swagger(client: TestClient) -> None:
     paths = client.get("/docs.json").json()["paths"]
     for path in ("/next_purchase", "/footfall", "/call_list", "/model_info", "/admin/reload"):
         assert path in paths
+
+
+# -- the service's imports --------------------------------------------------------------------
+
+WITHOUT_OPTUNA = """
+import importlib.abc, sys
+
+class NoOptuna(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("optuna", "optuna_integration"):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+sys.meta_path.insert(0, NoOptuna())
+from clientcast.settings import load_settings
+from serving.service import Clientcast
+from serving.state import load_serving_state
+
+state = load_serving_state(load_settings())
+print(sorted(model.role + "=" + model.version for model in state.info.models))
+print(sorted(name for name in sys.modules if name.startswith("optuna")))
+"""
+
+
+def test_the_service_imports_and_loads_its_champions_without_optuna(
+    served_setup: dict[str, Any],
+) -> None:
+    """The Bento's image does not install Optuna (bentofile.yaml): the service must not need it."""
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-c", WITHOUT_OPTUNA],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.splitlines()[-2:] == ["['footfall=1', 'next_purchase=1']", "[]"]
 
 
 # -- auth -------------------------------------------------------------------------------------
@@ -498,8 +547,58 @@ def test_a_failed_reload_keeps_serving_the_current_state(
     finally:
         pointer.write_text(kept)
     assert answer.status_code == 409
-    assert "still serving the previous state" in answer.json()["error"]
+    error = answer.json()["error"]
+    assert "UserInputError" in error and "still serving the previous state" in error
     assert client.post("/next_purchase", json={"client_ids": known_ids[:2]}).status_code == 200
+
+
+def test_a_snapshot_that_cannot_be_read_answers_409_naming_the_error(
+    client: TestClient, served_setup: dict[str, Any], known_ids: list[str]
+) -> None:
+    import shutil
+
+    root = served_setup["root"] / "snapshots"
+    pointer = root / "LATEST"
+    kept = pointer.read_text()
+    broken = root / "2026-07-01_broken"
+    shutil.copytree(root / kept.strip(), broken)
+    (broken / "clients.parquet").write_bytes(b"not a parquet file")
+    pointer.write_text(broken.name + "\n")
+    try:
+        answer = client.post("/admin/reload")
+    finally:
+        pointer.write_text(kept)
+        shutil.rmtree(broken)
+    assert answer.status_code == 409, answer.text
+    error = answer.json()["error"]
+    assert error.startswith("reload: ") and error.endswith("still serving the previous state")
+    assert "Error" in error.split(":")[1]  # names the error class
+    assert client.post("/next_purchase", json={"client_ids": known_ids[:2]}).status_code == 200
+
+
+def test_a_reload_that_must_explain_every_client_answers_202_and_swaps_in_when_ready(
+    client: TestClient, served_setup: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Explaining a snapshot for a new champion is heavy: it runs in the background, not in the
+    request, which answers 202 once its budget is spent; the state is swapped in when ready."""
+    import shutil
+    import time
+
+    from serving import service
+    from serving.client_scores import CACHE_FOLDER
+
+    shutil.rmtree(served_setup["root"] / "snapshots" / CACHE_FOLDER)
+    monkeypatch.setattr(service, "RELOAD_ANSWER_SECONDS", 0.0)
+    before = client.get("/model_info").json()["loaded_at"]
+    answer = client.post("/admin/reload")
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["reloaded"] is False and "GET /model_info" in answer.json()["message"]
+    deadline = time.monotonic() + 120
+    while client.get("/model_info").json()["loaded_at"] == before:
+        assert time.monotonic() < deadline, "the background reload never swapped the state in"
+        time.sleep(0.1)
+    cached = list((served_setup["root"] / "snapshots" / CACHE_FOLDER).rglob("*.parquet"))
+    assert [path.name for path in cached] == [f"{NEXT_PURCHASE}-v1.parquet"]
 
 
 # -- logs -------------------------------------------------------------------------------------

@@ -34,3 +34,19 @@ def test_bentoml_build_succeeds(tmp_path: Path) -> None:
     assert built["service"] == "serving.service:Clientcast"
     assert (bento / "src" / "serving" / "service.py").is_file()
     assert not (bento / "src" / "tests").exists()
+
+
+def test_the_fast_server_and_the_services_imports_are_declared() -> None:
+    """docs/serving.md relies on uvloop and httptools; the service imports fastapi and
+    threadpoolctl; the image leaves out Optuna, which only the training pipelines use."""
+    import tomllib
+
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    names = {requirement.split(">")[0].split("[")[0].strip() for requirement in declared}
+    bento = yaml.safe_load((ROOT / "bentofile.yaml").read_text())["python"]["packages"]
+    bento_names = {requirement.split(">")[0].strip() for requirement in bento}
+    for package in ("fastapi", "uvloop", "httptools", "threadpoolctl"):
+        assert package in names, package
+        assert package in bento_names, package
+    assert all(">=" in requirement for requirement in declared)
+    assert "optuna" not in bento_names

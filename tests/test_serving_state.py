@@ -14,12 +14,14 @@ import pytest
 from typer.testing import CliRunner
 
 from features.errors import UserInputError
+from serving.call_lists import CallLists
 from serving.errors import RequestRejected
 from serving.footfall import FootfallForecasts
-from serving.reload import ReloadNotice
+from serving.reload import BackgroundReload, ReloadNotice, failure_summary
 from serving.scoring import NextPurchaseScorer
 from serving.startup import check_ready_to_serve, sqlite_store_path
 from serving.state import StateSlot
+from training.next_purchase.bundle import division_column
 
 AS_OF = date(2026, 7, 1)
 
@@ -209,8 +211,56 @@ def test_the_watcher_reloads_when_another_worker_publishes(tmp_path: Path) -> No
 
 
 def test_an_unwritable_notice_is_reported_not_raised(tmp_path: Path) -> None:
-    notice = ReloadNotice(tmp_path / "missing-folder" / ".serving-reload")
+    (tmp_path / "a-file").write_text("not a folder")
+    notice = ReloadNotice(tmp_path / "a-file" / ".serving-reload")
     assert notice.publish() is False
+
+
+def test_a_published_notice_is_written_whole_and_leaves_no_temporary_file(tmp_path: Path) -> None:
+    notice = ReloadNotice(tmp_path / ".serving-reload")
+    assert notice.publish() and notice.publish()
+    assert [path.name for path in tmp_path.iterdir()] == [".serving-reload"]
+    assert len(notice.stamp() or "") == 32
+
+
+def test_one_background_reload_at_a_time_and_its_failure_logged_in_one_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    release = threading.Event()
+    runs: list[str] = []
+
+    def slow_reload() -> str:
+        runs.append(threading.current_thread().name)
+        release.wait(5)
+        return "new state"
+
+    reloads = BackgroundReload(slow_reload)
+    first = reloads.start()
+    assert reloads.start() is first  # a second request joins the reload in progress
+    assert not first.done()  # the caller is not blocked by the work
+    release.set()
+    assert first.result(5) == "new state"
+    assert runs and runs[0] != threading.current_thread().name
+    assert reloads.start().result(5) == "new state" and len(runs) == 2
+
+    def broken_reload() -> str:
+        raise ValueError("clients.parquet: invalid footer\nrow 3: C0000395 gold")
+
+    failing = BackgroundReload(broken_reload)
+    with caplog.at_level("WARNING", logger="serving.reload"):
+        with pytest.raises(ValueError):
+            failing.start().result(5)
+        failing.shutdown()
+    assert "ValueError: clients.parquet: invalid footer" in caplog.text
+    assert "C0000395" not in caplog.text
+
+
+def test_a_failure_is_summarised_by_class_and_first_line() -> None:
+    assert failure_summary(OSError("no such file: x.parquet\ndetails")) == (
+        "OSError: no such file: x.parquet"
+    )
+    assert failure_summary(KeyError()) == "KeyError"
+    assert len(failure_summary(ValueError("x" * 1000))) < 220
 
 
 class Settings:
@@ -337,3 +387,72 @@ def test_an_unwritable_cache_only_costs_the_computation(tmp_path: Path) -> None:
     clients = pl.DataFrame({"client_id": ["a"], "x": [1.0], "kind": ["new"]})
     scores = client_scores(CountingBundle(), {"name": "np", "version": "1"}, snapshot, clients)
     assert scores.height == 1
+
+
+def test_a_reload_explains_the_clients_on_the_threads_it_is_given(tmp_path: Path) -> None:
+    from threadpoolctl import threadpool_info
+
+    from serving.client_scores import client_scores
+
+    class ThreadRecordingBundle(CountingBundle):
+        def __init__(self) -> None:
+            super().__init__()
+            self.threads: list[int] = []
+
+        def explain(self, clients: pl.DataFrame, top_k: int = 3) -> pl.DataFrame:
+            openmp = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "openmp"]
+            self.threads.extend(openmp)
+            return super().explain(clients, top_k)
+
+    snapshot = tmp_path / "2026-07-01_x"
+    snapshot.mkdir()
+    clients = pl.DataFrame({"client_id": ["a"], "x": [1.0], "kind": ["new"]})
+    bundle = ThreadRecordingBundle()
+    client_scores(bundle, {"name": "np", "version": "1"}, snapshot, clients, num_threads=1)
+    assert bundle.threads and set(bundle.threads) == {1}
+
+
+def call_lists_of(division_classes: tuple[str, ...]) -> CallLists:
+    """Two opted-in clients of B1 with the division probabilities of ``division_classes``."""
+    predictions = pl.DataFrame(
+        {
+            "client_id": ["a", "b"],
+            "p_buy_30d": [0.2, 0.4],
+            "p_buy_90d": [0.5, 0.7],
+            "expected_spend_90d": [100.0, 200.0],
+            "next_division": [division_classes[0]] * 2,
+            "days_to_next_p50": [20.0, 10.0],
+            "reasons": [["r"], []],
+            **{division_column(name): [0.9, 0.1] for name in division_classes},
+        }
+    )
+    clients = pl.DataFrame(
+        {"client_id": ["a", "b"], "home_boutique_id": ["B1", "B1"], "contact_opt_in": [True] * 2}
+    )
+    daily = pl.DataFrame(
+        {"boutique_id": ["B1"], "date": [AS_OF], "p10": [1.0], "p50": [2.0], "p90": [3.0]}
+    )
+    versions = {"next_purchase": "1", "footfall": "1"}
+    return CallLists.build(
+        predictions, clients, daily, ["B1"], division_classes, "EUR", AS_OF, versions
+    )
+
+
+def test_a_division_the_champion_never_saw_is_refused_naming_the_known_ones() -> None:
+    lists = call_lists_of(("haute horlogerie", "shoes"))
+    listed = lists.call_list("B1", 5, 30, "haute horlogerie")  # outside the synthetic seven
+    assert [entry.client_id for entry in listed.clients] == ["a", "b"]
+    with pytest.raises(RequestRejected) as rejected:
+        lists.call_list("B1", 5, 30, "watches")
+    assert (rejected.value.field, rejected.value.status_code) == ("division", 400)
+    assert "'haute horlogerie', 'shoes'" in str(rejected.value)
+
+
+def test_the_request_schema_leaves_divisions_to_the_champion() -> None:
+    from pydantic import ValidationError
+
+    from serving.schemas import CallListRequest
+
+    assert CallListRequest(boutique_id="B1", division="haute horlogerie").division
+    with pytest.raises(ValidationError):
+        CallListRequest(boutique_id="B1", division="bad\x00name")

@@ -96,3 +96,62 @@ def test_missing_champion_is_a_user_error(store: Path) -> None:
 def test_flatten_metrics_drops_non_finite_values() -> None:
     flat = tracking.flatten_metrics({"a": {"b": 1, "c": float("nan")}, "d": "text", "e": 2.5})
     assert flat == {"a.b": 1.0, "e": 2.5}
+
+
+def test_a_version_that_already_is_the_champion_is_left_as_it_is(
+    store: Path, booster: lgb.Booster
+) -> None:
+    first = register(booster, 0.8)
+    again = tracking.promote("test-model", first.version, {"auc": 0.8}, "auc", True)
+    assert again.alias == tracking.CHAMPION
+    assert "already is the champion" in again.reason
+    assert tracking.alias_version("test-model", tracking.CHALLENGER) is None
+    assert str(tracking.alias_version("test-model", tracking.CHAMPION).version) == first.version
+
+
+def test_a_champion_without_the_metric_is_named_as_such(store: Path, booster: lgb.Booster) -> None:
+    register(booster, 0.8)  # logs backtest.auc only
+    with tracking.training_run("tests", run_name="other metric"):
+        version = tracking.log_bundle(TinyBundle(booster), "test-model")
+        decision = tracking.promote("test-model", version, {"gini": 0.5}, "gini", True)
+    assert decision.alias == tracking.CHAMPION
+    assert decision.reason == "champion v1 has no gini to compare with"
+
+
+def test_the_bundle_loaded_is_the_version_the_alias_was_resolved_to(
+    store: Path, booster: lgb.Booster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mlflow.pyfunc
+
+    register(booster, 0.8)
+    loaded: list[str] = []
+    real_load = mlflow.pyfunc.load_model
+
+    def recording_load(uri: str, *args: object, **kwargs: object) -> object:
+        loaded.append(uri)
+        return real_load(uri, *args, **kwargs)
+
+    monkeypatch.setattr(mlflow.pyfunc, "load_model", recording_load)
+    _, info = tracking.load_bundle("test-model")
+    assert loaded == ["models:/test-model/1"] and info["version"] == "1"
+
+
+def test_only_a_missing_model_or_alias_reads_as_no_version(
+    store: Path, booster: lgb.Booster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlflow.exceptions import MlflowException
+
+    assert tracking.alias_version("no-such-model", tracking.CHAMPION) is None
+    register(booster, 0.8)
+    assert tracking.alias_version("test-model", "no-such-alias") is None
+
+    class BrokenRegistry:
+        def get_model_version_by_alias(self, name: str, alias: str) -> None:
+            raise MlflowException("database is locked", error_code="INTERNAL_ERROR")
+
+        def get_registered_model(self, name: str) -> None:
+            raise MlflowException("database is locked", error_code="INTERNAL_ERROR")
+
+    monkeypatch.setattr(tracking, "_client", BrokenRegistry)
+    with pytest.raises(tracking.RegistryError, match="INTERNAL_ERROR: database is locked"):
+        tracking.alias_version("test-model", tracking.CHAMPION)

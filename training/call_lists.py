@@ -27,6 +27,10 @@ import polars as pl
 from features.errors import UserInputError
 
 MODEL_HORIZON_DAYS = 90
+OPEN_MIN_VISITORS = 0.5
+"""A day or hour whose P50 forecast is below half a visitor (it rounds to nobody) counts as
+closed: never a quiet day to invite a client, never among the busiest or quietest days, left out
+of the hourly map."""
 MAX_CALL_LIST = 200
 INVITE_DAYS = 3
 CALL_LIST_COLUMNS: dict[str, pl.DataType] = {
@@ -95,13 +99,14 @@ def quiet_days(
 ) -> pl.LazyFrame:
     """Per boutique, the ``count`` open days of [start, start + horizon) with the lowest P50.
 
-    ``footfall_daily`` holds ``boutique_id``, ``date`` and ``p50``. A day forecast at zero
-    visitors (or absent) is a closed day and is never proposed. Quietest first, then by date.
+    ``footfall_daily`` holds ``boutique_id``, ``date`` and ``p50``. A day forecast at no
+    visitors (below :data:`OPEN_MIN_VISITORS`, or absent) is a closed day and is never proposed.
+    Quietest first, then by date.
     """
     end = start + timedelta(days=horizon_days)
     return (
         footfall_daily.lazy()
-        .filter(pl.col("date") >= start, pl.col("date") < end, pl.col("p50") > 0)
+        .filter(pl.col("date") >= start, pl.col("date") < end, pl.col("p50") >= OPEN_MIN_VISITORS)
         .sort("boutique_id", "p50", "date")
         .group_by("boutique_id", maintain_order=True)
         .agg(pl.col("date").head(count).alias("invite_days"))
@@ -137,7 +142,8 @@ def build_call_list(
     phrases, see :func:`reasons_by_client`). ``clients``: ``client_id``, ``home_boutique_id`` and
     ``contact_opt_in``. ``footfall_daily``: ``boutique_id``, ``date``, ``p50``. ``start`` is the
     first day of the horizon (default: the first forecast day). Returns the columns of
-    :data:`CALL_LIST_COLUMNS`, ``rank`` 1 first, per boutique.
+    :data:`CALL_LIST_COLUMNS`, ``rank`` 1 first, per boutique. A ``division`` the predictions
+    hold no probability for raises :class:`UserInputError` (never a silently empty list).
     """
     if not 1 <= n <= MAX_CALL_LIST:
         raise UserInputError(f"n must be between 1 and {MAX_CALL_LIST}, got {n}")
@@ -152,8 +158,16 @@ def build_call_list(
         purchase_probability = pl.col("p_within")
     else:
         column = division_probability_column(division)
+        if column not in schema:
+            known = sorted(
+                n.removeprefix("p_division_") for n in schema if n.startswith("p_division_")
+            )
+            raise UserInputError(
+                f"division {division!r}: the predictions have no {column} column; the model "
+                f"predicts the divisions {known}"
+            )
         division_name = pl.lit(division)
-        division_probability = pl.col(column) if column in schema else pl.lit(0.0)
+        division_probability = pl.col(column)
         purchase_probability = pl.col("p_within") * pl.col("p_division")
     reasons = pl.col("reasons") if "reasons" in schema else pl.lit([], dtype=pl.List(pl.String))
 

@@ -26,6 +26,7 @@ from features.errors import UserInputError
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
+RESOURCE_DOES_NOT_EXIST = "RESOURCE_DOES_NOT_EXIST"
 
 logger = logging.getLogger(__name__)
 
@@ -214,14 +215,36 @@ def _client() -> Any:
     return MlflowClient()
 
 
+class RegistryError(RuntimeError):
+    """The model registry answered with an error other than "no such model or alias"."""
+
+
 def alias_version(registered_name: str, alias: str) -> Any | None:
-    """The model version holding ``alias``, or None."""
+    """The model version holding ``alias``; None when the model or the alias does not exist.
+
+    Any other registry failure (an unreachable server, a locked or corrupt store) raises
+    :class:`RegistryError`: it must not read as "no champion yet".
+    """
     from mlflow.exceptions import MlflowException
 
+    client = _client()
     try:
-        return _client().get_model_version_by_alias(registered_name, alias)
+        return client.get_model_version_by_alias(registered_name, alias)
+    except MlflowException as error:
+        if error.error_code == RESOURCE_DOES_NOT_EXIST:
+            return None
+        failure = error
+    # MLflow answers INVALID_PARAMETER_VALUE for a missing alias of an existing model: confirm.
+    try:
+        aliases = client.get_registered_model(registered_name).aliases
     except MlflowException:
+        aliases = None
+    if aliases is not None and alias not in aliases:
         return None
+    raise RegistryError(
+        f"cannot read alias @{alias} of model {registered_name!r} from {_tracking_uri()}: "
+        f"{failure.error_code}: {failure.message}"
+    ) from failure
 
 
 def run_metrics(run_id: str) -> dict[str, float]:
@@ -241,15 +264,24 @@ def promote(
 
     ``champion_value`` is the current champion scored by the caller on the very backtest that
     produced ``metrics``; when omitted, the value logged on the champion's own run is used.
-    Without a champion the new version wins.
+    Without a champion, or with a champion that has no ``metric`` to compare with, the new version
+    wins (the reason says which). A version that already is the champion is left as it is.
     """
     client = _client()
     value = float(metrics[metric])
     champion = alias_version(registered_name, CHAMPION)
+    if champion is not None and str(champion.version) == str(version):
+        reason = f"v{version} already is the champion"
+        return PromotionDecision(
+            registered_name, str(version), CHAMPION, reason, metric, value, champion_value
+        )
     if champion is not None and champion_value is None and champion.run_id:
         champion_value = run_metrics(champion.run_id).get(metric)
-    if champion is None or champion_value is None:
+    if champion is None:
         beats, reason = True, "no champion yet"
+    elif champion_value is None:
+        beats = True
+        reason = f"champion v{champion.version} has no {metric} to compare with"
     else:
         beats = value > champion_value if higher_is_better else value < champion_value
         direction = "higher" if higher_is_better else "lower"
@@ -265,7 +297,11 @@ def promote(
 
 
 def load_bundle(registered_name: str, alias: str = CHAMPION) -> tuple[Any, dict[str, Any]]:
-    """Load ``models:/<name>@<alias>``; return the unwrapped bundle and its version facts."""
+    """Load the version holding ``alias``; return the unwrapped bundle and its version facts.
+
+    The alias is resolved once and that version loaded (``models:/<name>/<version>``), so the
+    bundle and the facts describe the same version even if the alias moves meanwhile.
+    """
     import mlflow.pyfunc
 
     version = alias_version(registered_name, alias)
@@ -274,7 +310,7 @@ def load_bundle(registered_name: str, alias: str = CHAMPION) -> tuple[Any, dict[
             f"no model {registered_name!r} with alias @{alias} in {_tracking_uri()}: "
             "run `clientcast train` first"
         )
-    model = mlflow.pyfunc.load_model(f"models:/{registered_name}@{alias}")
+    model = mlflow.pyfunc.load_model(f"models:/{registered_name}/{version.version}")
     bundle = model.unwrap_python_model().bundle
     run_metrics_logged = run_metrics(version.run_id) if version.run_id else {}
     info = {

@@ -16,10 +16,9 @@ from pathlib import Path
 
 import polars as pl
 
-from training.call_lists import MODEL_HORIZON_DAYS
+from training.call_lists import MODEL_HORIZON_DAYS, OPEN_MIN_VISITORS
 from training.forecasts import charts
 from training.forecasts.accuracy import BacktestSummary, FootfallAccuracy, ForecastAccuracy
-from training.forecasts.tables import OPEN_MIN_VISITORS
 from training.forecasts.wording import coming_period, long_date, number, percent
 
 HEATMAP_DAYS = 14

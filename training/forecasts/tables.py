@@ -18,10 +18,6 @@ from features.history import PurchaseHistory
 from training.call_lists import build_call_list, reasons_by_client
 
 SAME_WEEKDAY_LAST_YEAR = timedelta(days=364)
-OPEN_MIN_VISITORS = 0.5
-"""A day or hour whose P50 forecast is below half a visitor (it rounds to nobody) counts as
-closed: never a quiet day to invite a client, never among the busiest or quietest days, left out
-of the hourly map."""
 CALL_LIST_HORIZON_DAYS = 14
 """Call lists rank clients by their chance to buy within two weeks and propose quiet days in
 those two weeks: the associate calls this week to invite the client on one of them."""
