@@ -25,7 +25,11 @@ from pathlib import Path
 import polars as pl
 import psutil
 
-from features.contract import TABLES
+# benchmarks/features.py is named like the features package: keep this folder off the import
+# path, so that ``import features`` finds the package.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+from features.contract import TABLES  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results" / "generate.md"
 

@@ -8,9 +8,14 @@ script (``clientcast benchmark`` does it by itself).
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-from training.benchmarks.record import write_benchmarks_document
+# benchmarks/features.py is named like the features package: keep this folder off the import
+# path, so that ``import features`` finds the package.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+from training.benchmarks.record import write_benchmarks_document  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 

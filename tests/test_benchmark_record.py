@@ -51,7 +51,7 @@ def test_cli_benchmark_records_its_table(tmp_path: Path, monkeypatch: pytest.Mon
         model: {key: 0.5 + index / 10 for key in cdnow.METRICS}
         for index, model in enumerate(cdnow.MODELS)
     }
-    monkeypatch.setattr(cdnow, "run_cdnow_benchmark", lambda json_path=None: figures)
+    monkeypatch.setattr(cdnow, "run_cdnow_benchmark", lambda json_path=None, progress=None: figures)
     results, document = tmp_path / "results", tmp_path / "BENCHMARKS.md"
     arguments = ["benchmark", "cdnow", "--results", str(results), "--doc", str(document)]
     result = CliRunner().invoke(app, arguments, terminal_width=200)
@@ -65,7 +65,7 @@ def test_cli_benchmark_without_recording_writes_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     figures = {"clientcast": dict.fromkeys(cdnow.METRICS, 0.5)}
-    monkeypatch.setattr(cdnow, "run_cdnow_benchmark", lambda json_path=None: figures)
+    monkeypatch.setattr(cdnow, "run_cdnow_benchmark", lambda json_path=None, progress=None: figures)
     arguments = ["benchmark", "cdnow", "--no-record", "--results", str(tmp_path / "r")]
     result = CliRunner().invoke(app, arguments)
     assert result.exit_code == 0, result.output

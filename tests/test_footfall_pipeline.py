@@ -1,5 +1,6 @@
 """The footfall recipe end to end on a tiny synthetic maison: backtest, MLflow registration,
-champion/challenger promotion, the planners' forecast tables, and the recursive strategy."""
+champion/challenger promotion, the planners' forecast tables, the recursive strategy and the
+hourly day-profile blend."""
 
 from __future__ import annotations
 
@@ -127,6 +128,16 @@ def test_backtest_compares_direct_and_recursive(settings: Settings) -> None:
     assert {"clientcast", "clientcast_recursive", "seasonal_naive_7"} <= set(metrics)
     assert metrics["clientcast"]["points"] == metrics["clientcast_recursive"]["points"]
     assert "daily MASE" in result.summary()
+
+
+def test_backtest_compares_the_hourly_day_profile_blend(settings: Settings) -> None:
+    options = FootfallOptions(**{**FAST.__dict__, "granularities": ("hourly",)})
+    result = backtest_footfall(settings, options=options, compare_strategies=True)
+    metrics = result.results["hourly"].metrics
+    assert {"clientcast", "clientcast_recursive", "clientcast_day_profile"} <= set(metrics)
+    assert metrics["clientcast"]["points"] == metrics["clientcast_day_profile"]["points"]
+    assert metrics["clientcast_day_profile"]["mase"] != metrics["clientcast"]["mase"]
+    assert metrics["clientcast_day_profile"]["mase"] < metrics["seasonal_naive_168"]["mase"]
 
 
 def test_tune_searches_before_the_backtest_windows(settings: Settings) -> None:

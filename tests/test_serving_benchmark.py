@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from types import ModuleType
 
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "serving.py"
+from benchmark_scripts import load_benchmark_script
 
 WRK_OUTPUT = """\
 Running 15s test @ http://127.0.0.1:3300/next_purchase
@@ -31,12 +27,7 @@ Requests/sec:   1568.84
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
     """benchmarks/serving.py as a module (its name clashes with the serving package)."""
-    spec = importlib.util.spec_from_file_location("serving_benchmark", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["serving_benchmark"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark_script("serving")
 
 
 def test_latency_percentiles_are_read_from_the_distribution_not_the_thread_stats(

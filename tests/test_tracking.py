@@ -155,3 +155,17 @@ def test_only_a_missing_model_or_alias_reads_as_no_version(
     monkeypatch.setattr(tracking, "_client", BrokenRegistry)
     with pytest.raises(tracking.RegistryError, match="INTERNAL_ERROR: database is locked"):
         tracking.alias_version("test-model", tracking.CHAMPION)
+
+
+def test_a_logged_parquet_table_reads_back_whole(store: Path) -> None:
+    import polars as pl
+    from mlflow import MlflowClient
+
+    frame = pl.DataFrame({"boutique_id": ["B1", "B2"], "p50": [12.5, None]})
+    with tracking.training_run("tables", "parquet") as run_id:
+        tracking.log_parquet(frame, "backtest_forecasts_daily.parquet")
+        tracking.log_parquet(frame, "nested/forecasts.parquet")
+    client = MlflowClient()
+    for artifact in ("backtest_forecasts_daily.parquet", "nested/forecasts.parquet"):
+        back = pl.read_parquet(client.download_artifacts(run_id, artifact))
+        assert back.equals(frame)

@@ -143,6 +143,18 @@ def log_table(frame: pl.DataFrame, artifact_file: str) -> None:
     mlflow.log_text(frame.write_csv(), artifact_file.rsplit(".", 1)[0] + ".csv")
 
 
+def log_parquet(frame: pl.DataFrame, artifact_file: str) -> None:
+    """Log a table as a Parquet artifact, for notebooks to read back whole."""
+    import mlflow
+
+    target = Path(artifact_file)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / target.name
+        frame.write_parquet(path)
+        parent = None if target.parent == Path(".") else str(target.parent)
+        mlflow.log_artifact(str(path), artifact_path=parent)
+
+
 def log_figure(figure: Any, artifact_file: str) -> None:
     """Log a matplotlib figure as an image artifact."""
     import mlflow

@@ -27,6 +27,7 @@ ORDER: tuple[str, ...] = (
     "auckland_peers",
     "footfall",
     "serving",
+    "notebooks",
 )
 """Sections of docs/BENCHMARKS.md in reading order; pages not listed follow, by name."""
 

@@ -8,8 +8,6 @@ table records them. Files are written under a temporary name and renamed into pl
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -19,6 +17,7 @@ import polars as pl
 from rich.console import Group
 from rich.table import Table
 
+from features.atomic_write import staged_file
 from features.boutique_features import MAX_HOURLY_HORIZON_DAYS
 from features.errors import UserInputError
 from features.history import load_history
@@ -71,21 +70,14 @@ class FootfallForecast:
 def write_table_atomically(frame: pl.DataFrame, directory: Path, name: str) -> list[Path]:
     """Write ``frame`` as ``name.parquet`` and ``name.csv`` in ``directory``, each under a
     temporary name first and then renamed, so a reader never sees a partial file."""
-    directory.mkdir(parents=True, exist_ok=True)
     written = []
     for suffix in (".parquet", ".csv"):
         target = directory / f"{name}{suffix}"
-        handle, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=suffix, dir=directory)
-        os.close(handle)
-        try:
+        with staged_file(target) as temporary:
             if suffix == ".parquet":
                 frame.write_parquet(temporary)
             else:
                 frame.write_csv(temporary)
-            os.replace(temporary, target)
-        finally:
-            if os.path.exists(temporary):
-                os.unlink(temporary)
         written.append(target)
     return written
 

@@ -39,6 +39,7 @@ from training.footfall.backtest import (
     training_frame,
 )
 from training.footfall.bundle import FootfallBundle
+from training.footfall.day_profile import fit_day_profile_model
 from training.footfall.forecaster import GranularityModel, fit_granularity_model
 from training.footfall.intervals import calibrate
 from training.footfall.layout import (
@@ -56,6 +57,7 @@ EXPERIMENT = "footfall"
 PROMOTION_METRIC = "backtest.mase"
 CHAMPION_KEY = "champion"
 RECURSIVE_KEY = "clientcast_recursive"
+DAY_PROFILE_KEY = "clientcast_day_profile"
 STRATEGY = "direct"
 
 
@@ -177,6 +179,31 @@ def recursive_fitter(
     return fit
 
 
+def day_profile_fitter(
+    grain: Granularity,
+    params: Mapping[str, Any],
+    seed: int,
+    options: FootfallOptions,
+    hourly_series: pl.DataFrame,
+    daily_series: pl.DataFrame,
+) -> Fitter:
+    """A function fitting the hourly model blended with the day profile (:mod:`.day_profile`)."""
+
+    def fit(frame: pl.DataFrame) -> GranularityModel:
+        return fit_day_profile_model(
+            frame,
+            hourly_series,
+            daily_series,
+            grain,
+            params,
+            seed,
+            options.num_threads,
+            options.disruption_weight,
+        )
+
+    return fit
+
+
 def recipe(params: Mapping[str, Mapping[str, Any]], options: FootfallOptions) -> dict[str, Any]:
     """What defines a model beyond its data: the parameters, the strategy, the weighting."""
     return {
@@ -232,8 +259,9 @@ def backtest_granularity(
     compare_strategies: bool = False,
     progress: Progress | None = None,
 ) -> GranularityBacktest:
-    """Backtest ``grain`` beside its baselines (and the champion's recipe, the recursive
-    strategy when asked), on features and targets before ``as_of``."""
+    """Backtest ``grain`` beside its baselines (and the champion's recipe; when asked, the
+    recursive strategy and, hourly, the day-profile blend), on features and targets before
+    ``as_of``."""
     layout = layout_for(grain, first_day, as_of, options)
     announce(progress, f"{grain.name}: building features at {len(layout.origins)} origins")
     frame = training_frame(history, grain, layout, as_of).filter(pl.col("target_date") < as_of)
@@ -245,6 +273,11 @@ def backtest_granularity(
 
         series = footfall_series(history, grain).filter(pl.col("time").cast(pl.Date) < as_of)
         fitters[RECURSIVE_KEY] = recursive_fitter(grain, params, seed, options, series)
+        if grain.name == "hourly":
+            days = footfall_series(history, granularity("daily")).filter(pl.col("time") < as_of)
+            fitters[DAY_PROFILE_KEY] = day_profile_fitter(
+                grain, params, seed, options, series, days
+            )
     result = run_backtest(
         history,
         grain,
@@ -381,6 +414,7 @@ def _log_run(
         if run.model.calibration is not None:
             tracking.log_dict(run.model.calibration.to_dict(), f"calibration_{name}.json")
         tracking.log_text("\n".join(run.model.spec.names), f"features_{name}.txt")
+        tracking.log_parquet(run.backtest.forecasts, f"backtest_forecasts_{name}.parquet")
         boutiques = busiest_boutiques(run.backtest.forecasts, options.plot_boutiques)
         if boutiques:
             figure = forecast_figure(run.backtest.forecasts, run.grain, boutiques)
@@ -535,7 +569,8 @@ def backtest_footfall(
     """Rolling-origin backtest of the daily and hourly models beside the baselines.
 
     Nothing is logged or registered. ``compare_strategies`` adds the recursive strategy
-    (``clientcast_recursive``) beside the direct one.
+    (``clientcast_recursive``) beside the direct one and, hourly, the day-profile blend
+    (``clientcast_day_profile``).
     """
     started, cpu_started = time.perf_counter(), time.process_time()
     options = options or FootfallOptions()
@@ -655,7 +690,7 @@ def tune_footfall(
             EXPERIMENT,
             metric_name=f"tuning_mase_{name}",
             seed=settings.seed,
-            show_progress=progress is not None,
+            show_progress=progress is None,  # the command line's spinner replaces Optuna's bar
         )
         completed = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
         pruned = [t for t in study.trials if t.state == optuna.trial.TrialState.PRUNED]
