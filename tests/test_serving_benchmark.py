@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import ModuleType
 
 import pytest
@@ -92,3 +93,13 @@ def test_window_table_shows_each_open_loop_run_window_by_window(bench: ModuleTyp
         "| next_purchase, 1 id | after saturation | 9.0 / 25.0 | 3.0 / 7.0 |",
     ]
     assert bench.by_window_table([bench.Result("no open loop")]) == []
+
+
+def test_a_new_page_keeps_the_hand_written_analysis(bench: ModuleType, tmp_path: Path) -> None:
+    page = tmp_path / "serving.md"
+    assert bench.kept_analysis(page) == ""
+    analysis = "## What limits these figures\n\n- x\n"
+    page.write_text("# Serving benchmark\n\n| old | table |\n\n" + analysis)
+    assert bench.kept_analysis(page) == "\n" + analysis
+    page.write_text("# Serving benchmark\n\nno analysis\n")
+    assert bench.kept_analysis(page) == ""
