@@ -38,6 +38,8 @@ LATEST = "LATEST"
 MANIFEST = "manifest.json"
 DAILY_HORIZON_DAYS = 56
 HOURLY_HORIZON_DAYS = 14
+CLIENT_DIRECTORY: tuple[str, ...] = ("home_boutique_id", "contact_opt_in")
+"""Clients-table columns the snapshot carries beside the features, for the call lists."""
 
 
 @dataclass(frozen=True)
@@ -97,11 +99,25 @@ def snapshot_tables(
     clients_frame, profiles_frame, daily_frame, hourly_frame = collected
     boutiques = history.boutiques.collect().join(profiles_frame, on="boutique_id", how="left")
     return {
-        "clients": clients_frame.sort("client_id"),
+        "clients": with_client_directory(clients_frame, history).sort("client_id"),
         "boutiques": boutiques.sort("boutique_id"),
         "boutique_daily": daily_frame,
         "boutique_hourly": hourly_frame,
     }
+
+
+def with_client_directory(clients: pl.DataFrame, history: PurchaseHistory) -> pl.DataFrame:
+    """``clients`` with each client's :data:`CLIENT_DIRECTORY` columns from the clients table.
+
+    The call lists need every client's home boutique and contact consent; keeping them in the
+    snapshot makes it self-contained, so the service never reads the history folder.
+    """
+    available = history.clients.collect_schema()
+    wanted = [c for c in CLIENT_DIRECTORY if c in available and c not in clients.columns]
+    if not wanted:
+        return clients
+    directory = history.clients.select("client_id", *wanted).unique("client_id", keep="first")
+    return clients.join(directory.collect(), on="client_id", how="left")
 
 
 def _lazy(frame: pl.LazyFrame | pl.DataFrame) -> pl.LazyFrame:

@@ -15,11 +15,12 @@ from datetime import date
 
 import polars as pl
 
+from features.snapshot import CLIENT_DIRECTORY
 from serving.errors import RequestRejected
 from serving.schemas import CallListEntry, CallListResponse
 from training.call_lists import build_call_list
 
-CLIENT_COLUMNS = ("client_id", "home_boutique_id", "contact_opt_in")
+CLIENT_COLUMNS = ("client_id", *CLIENT_DIRECTORY)
 
 
 @dataclass(frozen=True)

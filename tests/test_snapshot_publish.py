@@ -60,3 +60,27 @@ def test_a_failed_write_leaves_the_previous_snapshot_served(
     assert latest_snapshot(root) == kept.path
     assert sorted(p.name for p in root.iterdir()) == sorted([LATEST, kept.path.name])
     assert (kept.path / MANIFEST).is_file()
+
+
+def test_a_snapshot_carries_home_boutiques_and_consent_so_it_stands_alone(tmp_path: Path) -> None:
+    from features.history import load_history
+    from features.synthetic import MaisonConfig, generate_maison
+    from serving.state import client_directory
+
+    data_dir = tmp_path / "maison"
+    generate_maison(data_dir, MaisonConfig(clients=80, boutiques=8, years=1))
+    clients = load_history(data_dir).clients.collect()
+    info = write_snapshot(data_dir, None, tmp_path / "snapshots")
+    snapshot = OnlineSnapshot.load(info.path)
+    for column in ("home_boutique_id", "contact_opt_in"):
+        assert column in snapshot.clients.columns
+    assert "birth_year" not in snapshot.clients.columns  # raw attributes stay in the history
+
+    (data_dir / "clients.parquet").unlink()  # the service must not need the history any more
+    directory = client_directory(snapshot)
+    expected = clients.select("client_id", "home_boutique_id", "contact_opt_in")
+    assert directory.sort("client_id").equals(
+        expected.filter(pl.col("client_id").is_in(directory["client_id"].implode())).sort(
+            "client_id"
+        )
+    )
