@@ -50,12 +50,11 @@ from training.benchmarks.auckland_peers import (
 from training.benchmarks.auckland_peers import (
     run_auckland_benchmark as run_peer_benchmark,
 )
-from training.footfall.backtest import footfall_series, rolling_forecasts, training_frame
-from training.footfall.day_profile import fit_day_profile_model
-from training.footfall.forecaster import fit_granularity_model
+from training.footfall.backtest import rolling_forecasts, training_frame
 from training.footfall.layout import BacktestLayout, granularity
-from training.footfall.recursive import fit_recursive_model
+from training.footfall.model_frame import DEFAULT_DISRUPTION_WEIGHT
 from training.footfall.search_space import booster_params
+from training.footfall.strategies import observed_series, strategy_fitter
 from training.progress import Progress
 
 MODEL_KEY = "clientcast"
@@ -125,18 +124,10 @@ def clientcast_forecasts(
         layout = benchmark_layout(origins, spec.horizon_days, first_day, name, warmup)
         end = layout.origins[-1] + timedelta(days=spec.horizon_days)
         frame = training_frame(history, grain, layout, end)
-        observed = footfall_series(history, grain)
-        daily_observed = footfall_series(history, granularity("daily"))
-
-    def fit(rows: pl.DataFrame) -> Any:
-        if strategy == "recursive":
-            return fit_recursive_model(rows, observed, grain, chosen, seed, num_threads)
-        if strategy == "day_profile":
-            return fit_day_profile_model(
-                rows, observed, daily_observed, grain, chosen, seed, num_threads
-            )
-        return fit_granularity_model(rows, grain, chosen, seed, num_threads)
-
+        observed = observed_series(strategy, history, grain)
+    fit = strategy_fitter(
+        strategy, grain, chosen, seed, num_threads, DEFAULT_DISRUPTION_WEIGHT, observed
+    )
     forecasts = rolling_forecasts(frame, grain, layout, fit, progress)
     sensors = (
         series(name, data_path)

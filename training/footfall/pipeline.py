@@ -39,8 +39,7 @@ from training.footfall.backtest import (
     training_frame,
 )
 from training.footfall.bundle import FootfallBundle
-from training.footfall.day_profile import fit_day_profile_model
-from training.footfall.forecaster import GranularityModel, fit_granularity_model
+from training.footfall.forecaster import GranularityModel
 from training.footfall.intervals import calibrate
 from training.footfall.layout import (
     BacktestLayout,
@@ -49,8 +48,8 @@ from training.footfall.layout import (
     granularity,
 )
 from training.footfall.model_frame import DEFAULT_DISRUPTION_WEIGHT
-from training.footfall.recursive import fit_recursive_model
 from training.footfall.search_space import booster_params, booster_space
+from training.footfall.strategies import observed_series, strategy_fitter
 from training.progress import Progress, announce
 
 EXPERIMENT = "footfall"
@@ -149,59 +148,19 @@ def tuned_params(settings: Any, name: str) -> dict[str, Any]:
         return booster_params()
 
 
-def direct_fitter(
-    grain: Granularity, params: Mapping[str, Any], seed: int, options: FootfallOptions
-) -> Fitter:
-    """A function fitting the direct model of ``grain`` on a feature frame."""
-
-    def fit(frame: pl.DataFrame) -> GranularityModel:
-        return fit_granularity_model(
-            frame, grain, params, seed, options.num_threads, options.disruption_weight
-        )
-
-    return fit
-
-
-def recursive_fitter(
+def recipe_fitter(
+    strategy: str,
     grain: Granularity,
     params: Mapping[str, Any],
     seed: int,
     options: FootfallOptions,
-    series: pl.DataFrame,
+    series: Mapping[str, pl.DataFrame] | None = None,
 ) -> Fitter:
-    """A function fitting the recursive (one-step, rolled forward) model of ``grain``."""
-
-    def fit(frame: pl.DataFrame) -> GranularityModel:
-        return fit_recursive_model(
-            frame, series, grain, params, seed, options.num_threads, options.disruption_weight
-        )
-
-    return fit
-
-
-def day_profile_fitter(
-    grain: Granularity,
-    params: Mapping[str, Any],
-    seed: int,
-    options: FootfallOptions,
-    hourly_series: pl.DataFrame,
-    daily_series: pl.DataFrame,
-) -> Fitter:
-    """A function fitting the hourly model blended with the day profile (:mod:`.day_profile`)."""
-
-    def fit(frame: pl.DataFrame) -> GranularityModel:
-        return fit_day_profile_model(
-            frame,
-            hourly_series,
-            daily_series,
-            grain,
-            params,
-            seed,
-            options.num_threads,
-            options.disruption_weight,
-        )
-
-    return fit
+    """A function fitting ``strategy``'s model of ``grain`` with the recipe's threads and
+    disruption weight (:func:`training.footfall.strategies.strategy_fitter`)."""
+    return strategy_fitter(
+        strategy, grain, params, seed, options.num_threads, options.disruption_weight, series
+    )
 
 
 def recipe(params: Mapping[str, Mapping[str, Any]], options: FootfallOptions) -> dict[str, Any]:
@@ -265,19 +224,16 @@ def backtest_granularity(
     layout = layout_for(grain, first_day, as_of, options)
     announce(progress, f"{grain.name}: building features at {len(layout.origins)} origins")
     frame = training_frame(history, grain, layout, as_of).filter(pl.col("target_date") < as_of)
-    fitters = {MODEL_KEY: direct_fitter(grain, params, seed, options)}
+    fitters = {MODEL_KEY: recipe_fitter(STRATEGY, grain, params, seed, options)}
     if champion_params is not None:
-        fitters[CHAMPION_KEY] = direct_fitter(grain, champion_params, seed, options)
+        fitters[CHAMPION_KEY] = recipe_fitter(STRATEGY, grain, champion_params, seed, options)
     if compare_strategies:
-        from training.footfall.backtest import footfall_series
-
-        series = footfall_series(history, grain).filter(pl.col("time").cast(pl.Date) < as_of)
-        fitters[RECURSIVE_KEY] = recursive_fitter(grain, params, seed, options, series)
+        compared = {RECURSIVE_KEY: "recursive"}
         if grain.name == "hourly":
-            days = footfall_series(history, granularity("daily")).filter(pl.col("time") < as_of)
-            fitters[DAY_PROFILE_KEY] = day_profile_fitter(
-                grain, params, seed, options, series, days
-            )
+            compared[DAY_PROFILE_KEY] = "day_profile"
+        for key, strategy in compared.items():
+            series = observed_series(strategy, history, grain, before=as_of)
+            fitters[key] = recipe_fitter(strategy, grain, params, seed, options, series)
     result = run_backtest(
         history,
         grain,
@@ -616,7 +572,7 @@ def tuning_objective(
     actuals = long_series(series)
 
     def objective(trial: optuna.Trial) -> float:
-        fit = direct_fitter(grain, booster_params(booster_space(trial)), seed, options)
+        fit = recipe_fitter(STRATEGY, grain, booster_params(booster_space(trial)), seed, options)
         values: list[float] = []
         for position, origin in enumerate(layout.origins):
             model = fit(frame.filter(pl.col("target_date") < origin))
