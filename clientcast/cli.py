@@ -215,6 +215,12 @@ def tune(
         with step_progress(console, f"tune {family.value}") as progress:
             study = run(settings, trials, progress=progress)
         out.print(study)
+        studies = [study] if "study_name" in study else list(study.values())
+        names = ", ".join(tuned["study_name"] for tuned in studies)
+        out.print(
+            f"tuned {names} on {settings.data_dir}: `clientcast train {family.value} --data "
+            f"{settings.data_dir}` uses the best parameters while that history is unchanged"
+        )
 
 
 @app.command()

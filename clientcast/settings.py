@@ -13,9 +13,9 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from features.random_seed import DEFAULT_SEED
+
 DEFAULT_DATA_DIR = Path("data/maison")
-DEFAULT_SEED = 7
-"""The seed of the demo maison, sampling and model training, unless settings say otherwise."""
 
 
 class Settings(BaseSettings):

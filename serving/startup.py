@@ -12,11 +12,11 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 from features.errors import UserInputError
 from features.history import table_path
 from features.snapshot import MANIFEST, latest_snapshot
+from training.workspace import WorkspaceSettings
 
 SQLITE_PREFIX = "sqlite:///"
 
@@ -46,7 +46,7 @@ def client_directory_problems(snapshot: Path) -> list[str]:
     ]
 
 
-def check_ready_to_serve(settings: Any) -> Path:
+def check_ready_to_serve(settings: WorkspaceSettings) -> Path:
     """Raise UserInputError naming what is missing; return the snapshot folder to be served."""
     from training.tracking import CHAMPION, alias_version, configure_tracking
 
@@ -78,7 +78,7 @@ def check_ready_to_serve(settings: Any) -> Path:
     return snapshot
 
 
-def warm_client_scores(settings: Any, snapshot: Path) -> Path:
+def warm_client_scores(settings: WorkspaceSettings, snapshot: Path) -> Path:
     """Compute the champion's client scores on ``snapshot`` unless they are cached already.
 
     Explaining every client costs about 1.5 ms of CPU per client (24 s for 16,000): done here,

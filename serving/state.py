@@ -28,6 +28,7 @@ from serving.client_scores import client_scores
 from serving.footfall import FootfallForecasts
 from serving.schemas import ModelFacts, ModelInfoResponse, SnapshotFacts
 from serving.scoring import NextPurchaseScorer
+from training.workspace import WorkspaceSettings
 
 logger = logging.getLogger(__name__)
 
@@ -172,7 +173,9 @@ def build_state(
     return ServingState(scorer, forecasts, call_lists, info)
 
 
-def load_serving_state(settings: Any, explain_threads: int | None = None) -> ServingState:
+def load_serving_state(
+    settings: WorkspaceSettings, explain_threads: int | None = None
+) -> ServingState:
     """Load the champions and the latest snapshot named by ``settings`` and prepare them
     (see :func:`build_state` for ``explain_threads``)."""
     from training.tracking import configure_tracking, load_bundle

@@ -579,17 +579,29 @@ def setup_settings(root: Path) -> Settings:
     return workspace_settings(root, data_dir=root / "maison")
 
 
-def seed_tuned_footfall_params(storage: str) -> None:
-    """Record :data:`LIGHT_BOOSTER` as the best trial of the footfall studies, which training
-    reads as tuned parameters (what ``clientcast tune footfall`` would leave)."""
+def seed_tuned_footfall_params(storage: str, data_dir: Path | None = None) -> None:
+    """Record :data:`LIGHT_BOOSTER` as the best trial of the footfall studies tuned on the
+    history in ``data_dir``, which training on that history reads as tuned parameters (what
+    ``clientcast tune footfall --data data_dir`` would leave).
+
+    Studies are named after the history they were tuned on, so there is nothing to record
+    before it exists: without ``data_dir`` nothing is recorded and training uses the defaults.
+    """
     import optuna
 
+    from training.footfall.pipeline import study_family
+    from training.tuning import study_name
+
+    if data_dir is None:
+        return
     distributions = {
         "num_boost_round": optuna.distributions.IntDistribution(10, 1000),
         "num_leaves": optuna.distributions.IntDistribution(2, 255),
     }
     for name in ("daily", "hourly"):
-        study = optuna.create_study(study_name=f"footfall-{name}", storage=storage)
+        study = optuna.create_study(
+            study_name=study_name(study_family(name), data_dir), storage=storage
+        )
         study.add_trial(
             optuna.trial.create_trial(params=LIGHT_BOOSTER, distributions=distributions, value=1.0)
         )
@@ -610,7 +622,7 @@ def train_tiny_models(settings: Settings) -> None:
         settings, None, options=RecipeOptions(n_training=2, max_rounds=40, early_stopping_rounds=10)
     )
     footfall_as_of = default_as_of(load_history(settings.data_dir)) - timedelta(days=28)
-    seed_tuned_footfall_params(settings.optuna_storage)
+    seed_tuned_footfall_params(settings.optuna_storage, settings.data_dir)
     train_footfall(settings, footfall_as_of, options=FootfallOptions(**LIGHT_FOOTFALL))
 
 

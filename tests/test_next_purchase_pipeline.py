@@ -133,14 +133,16 @@ def test_rolling_origin_backtest_scores_every_origin(settings: Settings) -> None
 
 
 def test_tuning_persists_a_study_that_training_reads(settings: Settings) -> None:
-    from training.next_purchase.pipeline import STUDY_NAME, _tuned_params
-    from training.tuning import best_params
+    from training.next_purchase.pipeline import STUDY_FAMILY, recipe_params, study_parameters
+    from training.tuning import best_params, study_name
 
     result = tune_next_purchase(settings, 2, options=FAST)
     assert result["trials"] >= 2
     assert result["best_value"] is not None
-    assert best_params(STUDY_NAME, settings.optuna_storage) == result["best_params"]
-    assert _tuned_params(settings)["num_leaves"] == result["best_params"]["num_leaves"]
+    assert result["study_name"] == study_name(STUDY_FAMILY, settings.data_dir)
+    assert best_params(result["study_name"], settings.optuna_storage) == result["best_params"]
+    params = recipe_params(study_parameters(settings), RecipeOptions())
+    assert params["num_leaves"] == result["best_params"]["num_leaves"]
     with pytest.raises(UserInputError):
         tune_next_purchase(settings, 0)
 

@@ -64,9 +64,20 @@ def test_notebook_is_a_percent_script_with_parameters_and_no_pipeline_code(name:
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One working folder for the five notebooks: maison, MLflow store, snapshots; with small
-    tuned footfall trees recorded in its Optuna store, as for the other tiny models."""
+    tuned footfall trees recorded in its Optuna store for the notebooks' maison (studies are
+    named after their history folder), as for the other tiny models."""
+    from clientcast.settings import workspace_settings
+    from features.synthetic import MaisonConfig, ensure_maison
+
     folder = tmp_path_factory.mktemp("notebooks")
-    seed_tuned_footfall_params(f"sqlite:///{folder / 'optuna.db'}")
+    config = MaisonConfig(
+        clients=int(SMALL_MAISON["CLIENTCAST_NOTEBOOK_CLIENTS"]),
+        boutiques=int(SMALL_MAISON["CLIENTCAST_NOTEBOOK_BOUTIQUES"]),
+        years=float(SMALL_MAISON["CLIENTCAST_NOTEBOOK_YEARS"]),
+    )
+    settings = workspace_settings(folder, data_dir=folder / "data" / config.folder_name)
+    ensure_maison(settings.data_dir, config)
+    seed_tuned_footfall_params(settings.optuna_storage, settings.data_dir)
     return folder
 
 

@@ -2,7 +2,9 @@
 
 Models are saved by their own family as a *bundle directory* (native LightGBM ``.lgb`` files plus a
 JSON manifest) and logged as an MLflow pyfunc whose loader is the bundle class, so that the
-service can unwrap the bundle and call the boosters directly. Promotion follows the
+service can unwrap the bundle and call the boosters directly. The logged model carries what it
+needs to be loaded elsewhere: the project's ``features`` and ``training`` packages as code, and
+its third-party requirements pinned to the versions it was trained with. Promotion follows the
 champion/challenger rule: a new version becomes ``@champion`` only when it beats the current
 champion on the same backtest; otherwise it stays ``@challenger``.
 """
@@ -10,8 +12,10 @@ champion on the same backtest; otherwise it stays ``@challenger``.
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import logging
 import os
+import sys
 import tempfile
 import warnings
 from collections.abc import Iterator, Mapping
@@ -27,6 +31,21 @@ from features.errors import UserInputError
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 RESOURCE_DOES_NOT_EXIST = "RESOURCE_DOES_NOT_EXIST"
+
+MODEL_REQUIREMENTS: tuple[str, ...] = (
+    "cloudpickle",  # the pyfunc wrapper is pickled with it
+    "holidays",  # features.calendar: the footfall models' holiday features
+    "lightgbm",  # the boosters
+    "numpy",
+    "pandas",  # the pyfunc's input and output frames
+    "polars",  # the bundles' own frames
+    "pyarrow",  # polars <-> pandas
+    "scikit-learn",  # the next-purchase calibrators
+    "scipy",  # features.bgnbd, features.gamma_gamma
+)
+"""The distributions a logged bundle imports to load and predict (MLflow adds ``mlflow``)."""
+MODEL_CODE_PACKAGES: tuple[str, ...] = ("features", "training")
+"""The project's packages a bundle's loader imports, shipped inside every logged model."""
 
 logger = logging.getLogger(__name__)
 
@@ -176,6 +195,42 @@ def log_text(text: str, artifact_file: str) -> None:
     mlflow.log_text(text, artifact_file)
 
 
+def set_tags(tags: Mapping[str, str]) -> None:
+    """Tag the active run (searchable in the MLflow UI, e.g. the Optuna study a run used)."""
+    import mlflow
+
+    mlflow.set_tags(dict(tags))
+
+
+@contextmanager
+def import_path_kept() -> Iterator[None]:
+    """Restore ``sys.path`` after MLflow loads a model (logging one with an input example loads
+    it too), which puts the model's code folder first so that its loader finds the packages.
+    This process already imports the installed ones: the path is kept as it was rather than
+    grown by one folder, often a deleted temporary one, per load (the service reloads)."""
+    saved = list(sys.path)
+    try:
+        yield
+    finally:
+        sys.path[:] = saved
+
+
+def model_requirements() -> list[str]:
+    """:data:`MODEL_REQUIREMENTS` pinned to the installed versions (``name==version``), so that
+    ``mlflow models serve`` or :func:`mlflow.pyfunc.get_model_dependencies` rebuild the
+    environment the model was trained in."""
+    return [f"{name}=={importlib.metadata.version(name)}" for name in MODEL_REQUIREMENTS]
+
+
+def model_code_paths() -> list[str]:
+    """The folders of :data:`MODEL_CODE_PACKAGES`, logged with each model as code: a process
+    without clientcast installed loads the bundle from them."""
+    return [
+        str(Path(importlib.import_module(package).__file__).parent)
+        for package in MODEL_CODE_PACKAGES
+    ]
+
+
 def _bundle_python_model() -> Any:
     import mlflow.pyfunc
 
@@ -204,7 +259,7 @@ def log_bundle(
     import mlflow.pyfunc
 
     bundle_class = f"{type(bundle).__module__}:{type(bundle).__qualname__}"
-    with tempfile.TemporaryDirectory(prefix="clientcast-bundle-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="clientcast-bundle-") as tmp, import_path_kept():
         directory = Path(tmp) / "bundle"
         directory.mkdir()
         bundle.save(directory)
@@ -216,7 +271,8 @@ def log_bundle(
             input_example=input_example,
             registered_model_name=registered_name,
             tags=dict(tags or {}),
-            pip_requirements=["clientcast"],
+            pip_requirements=model_requirements(),
+            code_paths=model_code_paths(),
         )
     return str(info.registered_model_version)
 
@@ -322,7 +378,8 @@ def load_bundle(registered_name: str, alias: str = CHAMPION) -> tuple[Any, dict[
             f"no model {registered_name!r} with alias @{alias} in {_tracking_uri()}: "
             "run `clientcast train` first"
         )
-    model = mlflow.pyfunc.load_model(f"models:/{registered_name}/{version.version}")
+    with import_path_kept():
+        model = mlflow.pyfunc.load_model(f"models:/{registered_name}/{version.version}")
     bundle = model.unwrap_python_model().bundle
     run_metrics_logged = run_metrics(version.run_id) if version.run_id else {}
     info = {

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from features.errors import UserInputError
+from features.random_seed import DEFAULT_SEED
 from features.synthetic.fx import FX_LEVELS_TO_EUR
 
 DEFAULT_END = date(2026, 6, 30)
@@ -28,7 +29,7 @@ class MaisonConfig:
     clients: int = 20_000
     boutiques: int = 30
     years: float = 3.0
-    seed: int = 7
+    seed: int = DEFAULT_SEED
     end: date = DEFAULT_END
     reference_currency: str = "EUR"
 

@@ -25,6 +25,7 @@ from typing import Any
 import polars as pl
 
 from features.atomic_write import write_text_atomically
+from features.random_seed import DEFAULT_SEED
 from training.next_purchase.frame import LABELS
 from training.progress import Progress
 
@@ -118,7 +119,7 @@ def run_cdnow_benchmark(
     work_dir: Path | None = None,
     progress: Progress | None = None,
     num_threads: int = 2,
-    seed: int = 7,
+    seed: int = DEFAULT_SEED,
 ) -> dict[str, dict[str, float]]:
     """Run the CDNOW protocol; return (and write to ``json_path``) ``{model: {metric: value}}``.
 

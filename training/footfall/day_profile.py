@@ -26,6 +26,7 @@ import numpy as np
 import polars as pl
 
 from features.boutique_features import HOURLY_ONLY_FEATURES
+from features.random_seed import DEFAULT_SEED
 from training.footfall.forecaster import GranularityModel, fit_granularity_model
 from training.footfall.layout import Granularity, granularity
 from training.footfall.model_frame import DEFAULT_DISRUPTION_WEIGHT, LABEL
@@ -142,7 +143,7 @@ def fit_day_profile_model(
     daily_series: pl.DataFrame,
     grain: Granularity,
     params: Mapping[str, Any],
-    seed: int = 7,
+    seed: int = DEFAULT_SEED,
     num_threads: int = 2,
     disruption_weight: float = DEFAULT_DISRUPTION_WEIGHT,
     weight: float = PROFILE_WEIGHT,

@@ -24,6 +24,7 @@ from features.history import load_history
 from training import tracking
 from training.footfall.bundle import FootfallBundle
 from training.footfall.pipeline import resolve_as_of
+from training.workspace import WorkspaceSettings
 
 TABLE_NAMES: tuple[str, ...] = ("footfall_daily", "footfall_hourly")
 
@@ -104,7 +105,7 @@ def forecast_tables(
 
 
 def forecast_footfall(
-    settings: Any,
+    settings: WorkspaceSettings,
     as_of: date | None = None,
     horizon_days: int = 56,
     out_dir: Path | None = None,

@@ -20,6 +20,7 @@ from typing import Any
 import lightgbm as lgb
 import polars as pl
 
+from features.random_seed import DEFAULT_SEED
 from training.footfall.cold_start import COLD_START_WIDENING, cold_start_p50
 from training.footfall.intervals import IntervalCalibration, with_intervals
 from training.footfall.layout import Granularity, granularity
@@ -143,7 +144,7 @@ def fit_granularity_model(
     frame: pl.DataFrame,
     grain: Granularity,
     params: Mapping[str, Any],
-    seed: int = 7,
+    seed: int = DEFAULT_SEED,
     num_threads: int = 2,
     disruption_weight: float = DEFAULT_DISRUPTION_WEIGHT,
 ) -> GranularityModel:

@@ -18,6 +18,7 @@ import numpy.typing as npt
 import polars as pl
 
 from features.errors import UserInputError
+from features.random_seed import DEFAULT_SEED
 from training.footfall.model_frame import TARGET, WEIGHT
 
 FloatArray = npt.NDArray[np.float64]
@@ -94,7 +95,7 @@ def fit_booster(
     rows: pl.DataFrame,
     spec: FeatureSpec,
     params: Mapping[str, Any],
-    seed: int = 7,
+    seed: int = DEFAULT_SEED,
     num_threads: int = 2,
     callbacks: Sequence[Callable[..., Any]] = (),
     validation: pl.DataFrame | None = None,

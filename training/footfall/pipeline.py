@@ -51,6 +51,8 @@ from training.footfall.model_frame import DEFAULT_DISRUPTION_WEIGHT
 from training.footfall.search_space import booster_params, booster_space
 from training.footfall.strategies import observed_series, strategy_fitter
 from training.progress import Progress, announce
+from training.tuning import TunedParameters, study_name, tuned_parameters
+from training.workspace import WorkspaceSettings
 
 EXPERIMENT = "footfall"
 PROMOTION_METRIC = "backtest.mase"
@@ -138,14 +140,26 @@ def layout_for(
     )
 
 
-def tuned_params(settings: Any, name: str) -> dict[str, Any]:
-    """The best parameters of the ``footfall-<name>`` study, else the defaults."""
-    from training.tuning import best_params
+def study_family(name: str) -> str:
+    """The study family of granularity ``name``: ``footfall-daily`` or ``footfall-hourly``."""
+    return f"{EXPERIMENT}-{name}"
 
-    try:
-        return booster_params(best_params(f"{EXPERIMENT}-{name}", settings.optuna_storage))
-    except Exception:  # an unreadable or foreign study falls back to the defaults
-        return booster_params()
+
+def granularity_parameters(
+    settings: WorkspaceSettings, name: str, data_dir: Path | None = None
+) -> TunedParameters:
+    """The Optuna study of granularity ``name`` tuned on the history in ``data_dir`` (default:
+    ``settings.data_dir``) and its best parameters, if it has any
+    (:func:`training.tuning.tuned_parameters`)."""
+    return tuned_parameters(
+        study_family(name), data_dir or settings.data_dir, settings.optuna_storage
+    )
+
+
+def recipe_params(tuned: TunedParameters, options: FootfallOptions) -> dict[str, Any]:
+    """The booster parameters of a run: the defaults, the study's best on top, then the
+    options' overrides."""
+    return {**booster_params(tuned.best), **options.param_overrides}
 
 
 def recipe_fitter(
@@ -183,7 +197,7 @@ class GranularityRun:
     model: GranularityModel
 
 
-def _champion(settings: Any) -> tuple[FootfallBundle | None, dict[str, Any], str]:
+def _champion(settings: WorkspaceSettings) -> tuple[FootfallBundle | None, dict[str, Any], str]:
     """The current champion bundle and its version facts, or None with the reason."""
     if tracking.alias_version(settings.footfall_model, tracking.CHAMPION) is None:
         return None, {}, "no champion yet"
@@ -306,12 +320,20 @@ class TrainingReport:
     training_rows: dict[str, int]
     wall_seconds: float
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    params_sources: dict[str, str] = field(default_factory=dict)
+
+    def parameters_line(self) -> str:
+        """Where each granularity's booster parameters come from (an Optuna study or the
+        defaults)."""
+        return "parameters: " + "; ".join(
+            f"{name}: {source}" for name, source in self.params_sources.items()
+        )
 
     def summary(self) -> str:
-        """One line: version, alias and the reason."""
+        """One line: version, alias, the reason and where the parameters come from."""
         return (
-            f"{self.registered_name} v{self.version} is @{self.alias}: {self.promotion_reason} "
-            f"({self.wall_seconds:.0f} s)"
+            f"{self.registered_name} v{self.version} is @{self.alias}: {self.promotion_reason}; "
+            f"{self.parameters_line()} ({self.wall_seconds:.0f} s)"
         )
 
     def __rich__(self) -> Group:
@@ -324,6 +346,7 @@ class TrainingReport:
                 f"{self.training_rows.get(name, 0):,} production training rows"
                 for name, layout in self.layouts.items()
             ),
+            self.parameters_line(),
             f"MLflow run {self.run_id}",
             f"[bold]{self.registered_name} v{self.version} -> @{self.alias}[/]: "
             f"{self.promotion_reason}",
@@ -351,13 +374,18 @@ def backtest_rich_table(table: pl.DataFrame, title: str) -> Table:
 def _log_run(
     runs: Mapping[str, GranularityRun],
     params: Mapping[str, Mapping[str, Any]],
+    tuned: Mapping[str, TunedParameters],
     options: FootfallOptions,
     table: pl.DataFrame,
 ) -> None:
-    """Parameters, metrics, the backtest table, calibrations and figures of the active run."""
+    """Parameters (with the Optuna study each granularity's come from), metrics, the backtest
+    table, calibrations and figures of the active run."""
     from training.footfall.plots import busiest_boutiques, forecast_figure
 
     tracking.log_params({"strategy": STRATEGY, "disruption_weight": options.disruption_weight})
+    for name, source in tuned.items():
+        tracking.log_params(source.record(prefix=f"{name}."))
+        tracking.set_tags(source.record(prefix=f"{name}."))
     for name, run in runs.items():
         tracking.log_params(
             {f"{name}.{key}": value for key, value in run.layout.describe().items()}
@@ -379,16 +407,16 @@ def _log_run(
 
 
 def train_footfall(
-    settings: Any,
+    settings: WorkspaceSettings,
     as_of: date | None = None,
     progress: Progress | None = None,
     options: FootfallOptions | None = None,
 ) -> TrainingReport:
     """Train, backtest, log, register and (maybe) promote the footfall models.
 
-    ``settings`` is :class:`clientcast.settings.Settings`; ``as_of`` None means the day after
-    the last footfall count. Parameters are the best of the Optuna studies when
-    ``clientcast tune footfall`` has run, else the defaults of :mod:`.search_space`. The
+    ``as_of`` None means the day after the last footfall count. Parameters are the best of the
+    Optuna studies tuned on this very history (``clientcast tune footfall``), else the defaults
+    of :mod:`.search_space`; the report, the run's params and its tags say which. The
     current champion's recipe is backtested on the same origins when it differs from this one
     (an identical recipe scores identically), and the new version becomes ``@champion`` only
     when its mean MASE is lower.
@@ -397,10 +425,8 @@ def train_footfall(
     options = options or FootfallOptions()
     history = load_history(settings.data_dir)
     first_day, as_of = resolve_as_of(history, as_of)
-    params = {
-        name: {**tuned_params(settings, name), **options.param_overrides}
-        for name in options.granularities
-    }
+    tuned = {name: granularity_parameters(settings, name) for name in options.granularities}
+    params = {name: recipe_params(tuned[name], options) for name in options.granularities}
     this_recipe = recipe(params, options)
 
     tracking.configure_tracking(settings.tracking_uri, settings.mlflow_artifact_dir)
@@ -451,7 +477,7 @@ def train_footfall(
     )
     announce(progress, "logging to MLflow")
     with tracking.training_run(EXPERIMENT, run_name=f"footfall-{as_of.isoformat()}") as run_id:
-        _log_run(runs, params, options, table)
+        _log_run(runs, params, tuned, options, table)
         first = next(iter(runs.values()))
         example = first.frame.filter(pl.col("cutoff") == first.frame["cutoff"].max()).head(5)
         version = tracking.log_bundle(
@@ -480,6 +506,9 @@ def train_footfall(
         training_rows={name: run.frame.height for name, run in runs.items()},
         wall_seconds=time.perf_counter() - started,
         params=params,
+        params_sources={
+            name: source.describe(options.param_overrides) for name, source in tuned.items()
+        },
     )
 
 
@@ -515,7 +544,7 @@ class FootfallBacktest:
 
 
 def backtest_footfall(
-    settings: Any,
+    settings: WorkspaceSettings,
     data_dir: Path | None = None,
     as_of: date | None = None,
     progress: Progress | None = None,
@@ -524,17 +553,19 @@ def backtest_footfall(
 ) -> FootfallBacktest:
     """Rolling-origin backtest of the daily and hourly models beside the baselines.
 
-    Nothing is logged or registered. ``compare_strategies`` adds the recursive strategy
+    Nothing is logged or registered. The parameters are those of the studies tuned on the
+    backtested history, else the defaults. ``compare_strategies`` adds the recursive strategy
     (``clientcast_recursive``) beside the direct one and, hourly, the day-profile blend
     (``clientcast_day_profile``).
     """
     started, cpu_started = time.perf_counter(), time.process_time()
     options = options or FootfallOptions()
-    history = load_history(data_dir or settings.data_dir)
+    data_dir = data_dir or settings.data_dir
+    history = load_history(data_dir)
     first_day, as_of = resolve_as_of(history, as_of)
     results: dict[str, BacktestResult] = {}
     for name in options.granularities:
-        params = {**tuned_params(settings, name), **options.param_overrides}
+        params = recipe_params(granularity_parameters(settings, name, data_dir), options)
         results[name] = backtest_granularity(
             history,
             granularity(name),
@@ -595,7 +626,7 @@ def tuning_objective(
 
 
 def tune_footfall(
-    settings: Any,
+    settings: WorkspaceSettings,
     trials: int,
     as_of: date | None = None,
     progress: Progress | None = None,
@@ -607,9 +638,11 @@ def tune_footfall(
     A trial refits the model at ``tuning_origins`` origins that all end *before* the first
     scored backtest origin (the backtest windows are never used to choose parameters) and is
     scored by the mean MASE of its P50 (:func:`tuning_objective`). One study per granularity
-    (``footfall-daily``, ``footfall-hourly``) in ``settings.optuna_storage``;
-    :func:`train_footfall` then uses the best parameters. Returns, per granularity, the trial
-    counts, best value and parameters.
+    in ``settings.optuna_storage``, named after the history it is tuned on
+    (``footfall-daily@<fingerprint>``, ``footfall-hourly@<fingerprint>``:
+    :func:`training.tuning.study_name`); :func:`train_footfall` on the same history then uses
+    the best parameters. Returns, per granularity, the study name, trial counts, best value and
+    parameters.
     """
     import optuna
 
@@ -624,6 +657,7 @@ def tune_footfall(
     summary: dict[str, Any] = {}
     for name in options.granularities:
         grain = granularity(name)
+        study = study_name(study_family(name), settings.data_dir)
         end = layout_for(grain, first_day, as_of, options).scored[0]
         _, step, training_step = options.origins(grain)
         layout = backtest_origins(
@@ -637,9 +671,9 @@ def tune_footfall(
             min_training_days=options.min_training_days,
         )
         announce(progress, f"{name}: tuning on {len(layout.origins)} origins before {end}")
-        study = run_study(
+        finished = run_study(
             tuning_objective(history, grain, layout, end, settings.seed, options),
-            f"{EXPERIMENT}-{name}",
+            study,
             settings.optuna_storage,
             trials,
             "minimize",
@@ -648,15 +682,15 @@ def tune_footfall(
             seed=settings.seed,
             show_progress=progress is None,  # the command line's spinner replaces Optuna's bar
         )
-        completed = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
-        pruned = [t for t in study.trials if t.state == optuna.trial.TrialState.PRUNED]
+        completed = [t for t in finished.trials if t.state == optuna.trial.TrialState.COMPLETE]
+        pruned = [t for t in finished.trials if t.state == optuna.trial.TrialState.PRUNED]
         summary[name] = {
-            "study_name": f"{EXPERIMENT}-{name}",
-            "trials": len(study.trials),
+            "study_name": study,
+            "trials": len(finished.trials),
             "completed": len(completed),
             "pruned": len(pruned),
-            "best_value": study.best_value if completed else None,
-            "best_params": dict(study.best_params) if completed else {},
+            "best_value": finished.best_value if completed else None,
+            "best_params": dict(finished.best_params) if completed else {},
             "tuning_origins": [origin.isoformat() for origin in layout.origins],
         }
     return summary

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from features.random_seed import DEFAULT_SEED
 from training.footfall.forecaster import GranularityModel
 from training.footfall.layout import Granularity
 from training.footfall.model_frame import DEFAULT_DISRUPTION_WEIGHT, training_rows
@@ -85,7 +86,7 @@ def fit_recursive_model(
     series: pl.DataFrame,
     grain: Granularity,
     params: Mapping[str, Any],
-    seed: int = 7,
+    seed: int = DEFAULT_SEED,
     num_threads: int = 2,
     disruption_weight: float = DEFAULT_DISRUPTION_WEIGHT,
 ) -> RecursiveModel:

@@ -30,6 +30,7 @@ from features.errors import UserInputError
 from features.history import PurchaseHistory
 from training.call_lists import MODEL_HORIZON_DAYS
 from training.forecasts.wording import long_date
+from training.workspace import WorkspaceSettings
 
 EXAMPLE_BOUTIQUES = 4
 TOP_SHARE = 0.1
@@ -347,7 +348,7 @@ def client_accuracy(
 
 
 def forecast_accuracy(
-    settings: Any,
+    settings: WorkspaceSettings,
     history: PurchaseHistory,
     as_of: date,
     purchase_model: Any,

@@ -40,6 +40,7 @@ from features.snapshot import DAILY_HORIZON_DAYS
 from training.forecasts import accuracy, tables
 from training.forecasts.report import ReportInputs, write_report
 from training.progress import Progress, announce
+from training.workspace import WorkspaceSettings
 
 REPORT = "report.html"
 MANIFEST = "manifest.json"
@@ -199,7 +200,7 @@ class FootfallTablesResult:
 
 
 def write_footfall_forecasts(
-    settings: Any,
+    settings: WorkspaceSettings,
     as_of: date | None = None,
     horizon_days: int = DAILY_HORIZON_DAYS,
     *,
@@ -244,7 +245,7 @@ def write_footfall_forecasts(
 
 
 def write_forecasts(
-    settings: Any,
+    settings: WorkspaceSettings,
     as_of: date | None = None,
     horizon_days: int = DAILY_HORIZON_DAYS,
     *,

@@ -36,6 +36,7 @@ import numpy as np
 import polars as pl
 from numpy.typing import NDArray
 
+from features.random_seed import DEFAULT_SEED
 from training.metrics.next_purchase import normalized_gini
 from training.next_purchase.calibration import Calibrator, fit_calibrator
 from training.next_purchase.companion import RecencyFrequencyCompanion, fit_companion
@@ -76,7 +77,7 @@ class BoostingSettings:
     max_rounds: int = 400
     early_stopping_rounds: int = 30
     num_threads: int = 2
-    seed: int = 7
+    seed: int = DEFAULT_SEED
 
 
 @dataclass

@@ -47,9 +47,12 @@ from training.next_purchase.models import (
 from training.next_purchase.reasons import catalogue_templates
 from training.next_purchase.search_space import booster_params, booster_space
 from training.progress import Progress, announce
+from training.tuning import TunedParameters, shown_storage, study_name, tuned_parameters
+from training.workspace import WorkspaceSettings
 
 EXPERIMENT = "next-purchase"
-STUDY_NAME = "next-purchase"
+STUDY_FAMILY = "next-purchase"
+"""The family of the Optuna studies, named ``next-purchase@<data fingerprint>``."""
 PROMOTION_METRIC = "backtest.log_loss"
 MODEL_KEY = "clientcast"
 
@@ -88,12 +91,13 @@ class TrainingReport:
     training_rows: int
     wall_seconds: float
     params: dict[str, Any] = field(default_factory=dict)
+    params_source: str = ""
 
     def summary(self) -> str:
-        """One line: version, alias and the reason."""
+        """One line: version, alias, the reason and where the parameters come from."""
         return (
-            f"{self.registered_name} v{self.version} is @{self.alias}: {self.promotion_reason} "
-            f"({self.wall_seconds:.0f} s)"
+            f"{self.registered_name} v{self.version} is @{self.alias}: {self.promotion_reason}; "
+            f"parameters: {self.params_source} ({self.wall_seconds:.0f} s)"
         )
 
     def __rich__(self) -> Group:
@@ -120,6 +124,7 @@ class TrainingReport:
             f"{self.layout.validation}, tested on {self.layout.test}; "
             f"{self.training_rows:,} training rows, {self.features} features, "
             f"spend head: {self.spend_model}",
+            f"parameters: {self.params_source}",
             f"production model refitted on cutoffs up to {self.layout.validation} and calibrated "
             f"on {self.layout.test}; MLflow run {self.run_id}",
             f"[bold]{self.registered_name} v{self.version} -> @{self.alias}[/]: "
@@ -214,19 +219,20 @@ def _occasions(history: PurchaseHistory, reference_currency: str, end: date) -> 
     )
 
 
-def _tuned_params(settings: Any, options: RecipeOptions | None = None) -> dict[str, Any]:
-    """The study's best parameters (or the defaults), then the options' overrides."""
-    from training.tuning import best_params
+def study_parameters(settings: WorkspaceSettings, data_dir: Path | None = None) -> TunedParameters:
+    """The Optuna study tuned on the history in ``data_dir`` (default: ``settings.data_dir``)
+    and its best parameters, if it has any (:func:`training.tuning.tuned_parameters`)."""
+    return tuned_parameters(STUDY_FAMILY, data_dir or settings.data_dir, settings.optuna_storage)
 
-    overrides = (options.params if options is not None else None) or {}
-    try:
-        return {**booster_params(best_params(STUDY_NAME, settings.optuna_storage)), **overrides}
-    except Exception:  # an unreadable or foreign study falls back to the defaults
-        return {**booster_params(), **overrides}
+
+def recipe_params(tuned: TunedParameters, options: RecipeOptions) -> dict[str, Any]:
+    """The booster parameters of a run: the defaults, the study's best on top, then the
+    options' overrides."""
+    return {**booster_params(tuned.best), **(options.params or {})}
 
 
 def _champion_value(
-    settings: Any, test_frame: pl.DataFrame, test_cutoff: date
+    settings: WorkspaceSettings, test_frame: pl.DataFrame, test_cutoff: date
 ) -> tuple[float | None, str]:
     """The current champion's log loss on this very test frame, when it is fair to compute.
 
@@ -407,22 +413,24 @@ def fit_bundle(
 
 
 def train_next_purchase(
-    settings: Any,
+    settings: WorkspaceSettings,
     as_of: date | None = None,
     progress: Progress | None = None,
     options: RecipeOptions | None = None,
 ) -> TrainingReport:
     """Train, backtest, log, register and (maybe) promote the next-purchase model.
 
-    ``settings`` is :class:`clientcast.settings.Settings`; ``as_of`` None means the day after
-    the last transaction. The booster parameters are the best of the Optuna study when one has
-    run (``clientcast tune next-purchase``), else the defaults of :mod:`.search_space`.
+    ``as_of`` None means the day after the last transaction. The booster parameters are the
+    best of the Optuna study tuned on this very history (``clientcast tune next-purchase``),
+    else the defaults of :mod:`.search_space`; the report, the run's params and its tags say
+    which.
     """
     started = time.perf_counter()
     options = options or RecipeOptions()
     history = load_history(settings.data_dir)
+    tuned = study_parameters(settings)
+    params = recipe_params(tuned, options)
     data = prepare_data(history, as_of, settings.reference_currency, options, progress)
-    params = _tuned_params(settings, options)
     boosting = boosting_settings(options, params, settings.seed)
     metadata = {"reference_currency": settings.reference_currency, "params": params}
     bundle, backtest, predictions = fit_bundle(
@@ -439,6 +447,8 @@ def train_next_purchase(
         _log_run(
             bundle, data.layout, params, backtest, test_frame, predictions, bundle.heads["backtest"]
         )
+        tracking.log_params(tuned.record())
+        tracking.set_tags(tuned.record())
         tracking.log_metrics({"fit_seconds": time.perf_counter() - started})
         example = test_frame.select("client_id", *data.spec.names).head(5).to_pandas()
         version = tracking.log_bundle(bundle, settings.next_purchase_model, input_example=example)
@@ -472,11 +482,12 @@ def train_next_purchase(
         training_rows=sum(data.frames[c].height for c in data.layout.training),
         wall_seconds=wall,
         params=params,
+        params_source=tuned.describe(options.params or {}),
     )
 
 
 def backtest_next_purchase(
-    settings: Any,
+    settings: WorkspaceSettings,
     data_dir: Path | None = None,
     as_of: date | None = None,
     n_origins: int = 3,
@@ -488,12 +499,14 @@ def backtest_next_purchase(
 
     The latest origin is the test cutoff of :func:`train_next_purchase`'s layout; each earlier
     one moves the whole layout back by ``origin_step_days`` (default: one horizon, so that the
-    test windows do not overlap). Every origin refits the recipe on its own training cutoffs.
+    test windows do not overlap). Every origin refits the recipe on its own training cutoffs,
+    with the parameters of the study tuned on the backtested history, else the defaults.
     Nothing is logged or registered.
     """
     options = options or RecipeOptions()
     step = origin_step_days or options.horizon_days
-    history = load_history(data_dir or settings.data_dir)
+    data_dir = data_dir or settings.data_dir
+    history = load_history(data_dir)
     first_day, last_day = history_dates(history, settings.reference_currency)
     latest = as_of or last_day
     layouts = []
@@ -519,7 +532,8 @@ def backtest_next_purchase(
         history, sorted(cutoffs), options.horizon_days, settings.reference_currency
     )
     occasions = _occasions(history, settings.reference_currency, latest)
-    boosting = boosting_settings(options, _tuned_params(settings, options), settings.seed)
+    params = recipe_params(study_parameters(settings, data_dir), options)
+    boosting = boosting_settings(options, params, settings.seed)
     results = []
     for layout in sorted(layouts, key=lambda layout: layout.test):
         spec = model_features(
@@ -547,7 +561,7 @@ def backtest_next_purchase(
 
 
 def tune_next_purchase(
-    settings: Any,
+    settings: WorkspaceSettings,
     trials: int,
     as_of: date | None = None,
     progress: Progress | None = None,
@@ -557,8 +571,10 @@ def tune_next_purchase(
 
     Each trial fits the ``p_buy_90d`` booster on the training cutoffs and is scored (and pruned)
     by its binary log loss on the validation cutoff: the test cutoff is never built. The study
-    lives in ``settings.optuna_storage``; :func:`train_next_purchase` then uses its best
-    parameters. Returns the study name, storage, trial counts, best value and best parameters.
+    lives in ``settings.optuna_storage``, named after the history it is tuned on
+    (``next-purchase@<fingerprint>``: :func:`training.tuning.study_name`);
+    :func:`train_next_purchase` on the same history then uses its best parameters. Returns the
+    study name, storage, trial counts, best value and best parameters.
     """
     import optuna
     from optuna_integration import LightGBMPruningCallback
@@ -569,6 +585,7 @@ def tune_next_purchase(
         raise UserInputError(f"--trials must be at least 1, got {trials}")
     options = options or RecipeOptions()
     history = load_history(settings.data_dir)
+    study = study_name(STUDY_FAMILY, settings.data_dir)
     first_day, last_day = history_dates(history, settings.reference_currency)
     layout = cutoff_layout(
         as_of or last_day,
@@ -599,9 +616,9 @@ def tune_next_purchase(
         return float(booster.best_score["valid_0"]["binary_logloss"])
 
     tracking.configure_tracking(settings.tracking_uri, settings.mlflow_artifact_dir)
-    study = run_study(
+    finished = run_study(
         objective,
-        STUDY_NAME,
+        study,
         settings.optuna_storage,
         trials,
         "minimize",
@@ -610,15 +627,15 @@ def tune_next_purchase(
         seed=settings.seed,
         show_progress=progress is None,  # the command line's spinner replaces Optuna's bar
     )
-    completed = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
-    pruned = [t for t in study.trials if t.state == optuna.trial.TrialState.PRUNED]
+    completed = [t for t in finished.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    pruned = [t for t in finished.trials if t.state == optuna.trial.TrialState.PRUNED]
     return {
-        "study_name": STUDY_NAME,
-        "storage": settings.optuna_storage,
-        "trials": len(study.trials),
+        "study_name": study,
+        "storage": shown_storage(settings.optuna_storage),
+        "trials": len(finished.trials),
         "completed": len(completed),
         "pruned": len(pruned),
-        "best_value": study.best_value if completed else None,
-        "best_params": dict(study.best_params) if completed else {},
+        "best_value": finished.best_value if completed else None,
+        "best_params": dict(finished.best_params) if completed else {},
         "validation_cutoff": layout.validation.isoformat(),
     }
