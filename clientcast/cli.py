@@ -1,6 +1,8 @@
 """The clientcast command line: one typer app, one command per stage.
 
-Commands import their stage lazily so that ``--help`` stays fast. A user mistake
+Commands import their stage lazily so that ``--help`` stays fast. Every command that reads a
+history checks it first (:func:`clientcast.history_check.check_history`: the data contract, then
+``--as-of``), so bad input stops it before any work. A user mistake
 (:class:`features.errors.UserInputError`) ends with a red message and exit code 2; anything else
 is an internal failure and exits 1.
 """
@@ -20,6 +22,7 @@ from rich.console import Console
 
 from clientcast.settings import DEFAULT_SEED, Settings, load_settings
 from clientcast.steps import step_progress
+from features.atomic_write import check_writable_folder
 
 app = typer.Typer(
     name="clientcast",
@@ -161,10 +164,13 @@ def features(
 ) -> None:
     """Write the online snapshot: the latest client and boutique features."""
     with command_errors():
+        from clientcast.history_check import check_history
         from features.snapshot import write_snapshot
 
         settings = load_settings(data_dir=data, snapshot_dir=out_dir)
         cutoff = parse_date(as_of, "--as-of")
+        check_history(settings, cutoff, console, "features")
+        check_writable_folder(settings.snapshot_dir)
         with step_progress(console, "features") as progress:
             progress(f"computing the online snapshot of {settings.data_dir}")
             info = write_snapshot(
@@ -181,9 +187,12 @@ def train(
 ) -> None:
     """Build training frames, fit, backtest against the baselines, register in MLflow."""
     with command_errors():
+        from clientcast.history_check import check_history
+
         settings = settings_for(data)
         cutoff = parse_date(as_of, "--as-of")
-        configure_tracking(settings)
+        check_history(settings, cutoff, console, "train")
+        configure_tracking(settings, writes=True)
         if target in (TrainTarget.next_purchase, TrainTarget.all):
             from training.next_purchase.pipeline import train_next_purchase
 
@@ -206,8 +215,13 @@ def tune(
 ) -> None:
     """Tune a model family with Optuna (TPE, pruning); `train` then uses the best parameters."""
     with command_errors():
+        from clientcast.history_check import check_history
+        from training.tuning import check_study_storage
+
         settings = settings_for(data)
-        configure_tracking(settings)
+        check_history(settings, None, console, f"tune {family.value}")
+        configure_tracking(settings, writes=True)
+        check_study_storage(settings.optuna_storage)
         if family is ModelFamily.next_purchase:
             from training.next_purchase.pipeline import tune_next_purchase as run
         else:
@@ -219,7 +233,7 @@ def tune(
         names = ", ".join(tuned["study_name"] for tuned in studies)
         out.print(
             f"tuned {names} on {settings.data_dir}: `clientcast train {family.value} --data "
-            f"{settings.data_dir}` uses the best parameters while that history is unchanged"
+            f"{settings.data_dir}` uses the best parameters (a study belongs to its data folder)"
         )
 
 
@@ -231,8 +245,11 @@ def backtest(
 ) -> None:
     """Rolling-origin backtest of a model family beside its baselines."""
     with command_errors():
+        from clientcast.history_check import check_history
+
         settings = settings_for(data)
         cutoff = parse_date(as_of, "--as-of")
+        check_history(settings, cutoff, console, f"backtest {family.value}")
         configure_tracking(settings)
         if family is ModelFamily.next_purchase:
             from training.next_purchase.pipeline import backtest_next_purchase as run
@@ -264,13 +281,17 @@ def forecast(
     """Write forecasts for planners under forecasts/<as-of>/: footfall tables, next purchases,
     call lists and the report (or, with `footfall`, a folder of the footfall tables alone)."""
     with command_errors():
+        from clientcast.history_check import check_history
         from features.snapshot import DAILY_HORIZON_DAYS
         from training.forecasts import write_footfall_forecasts, write_forecasts
+        from training.forecasts.pipeline import checked_horizon
 
         settings = load_settings(data_dir=data, forecast_dir=out_dir)
-        configure_tracking(settings)
         cutoff = parse_date(as_of, "--as-of")
-        horizon_days = DAILY_HORIZON_DAYS if horizon is None else horizon
+        horizon_days = checked_horizon(DAILY_HORIZON_DAYS if horizon is None else horizon)
+        check_history(settings, cutoff, console, f"forecast {what.value}")
+        check_writable_folder(settings.forecast_dir)
+        configure_tracking(settings)
         run = write_footfall_forecasts if what is ForecastTarget.footfall else write_forecasts
         with step_progress(console, f"forecast {what.value}") as progress:
             result = run(settings, cutoff, horizon_days=horizon_days, progress=progress)
@@ -282,18 +303,25 @@ def serve(
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 3000,
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
 ) -> None:
-    """Start the BentoML service (champion models and the latest snapshot)."""
+    """Start the BentoML service (champion models and the latest snapshot).
+
+    The command becomes the BentoML server (the process is replaced, same PID), so a supervisor's
+    SIGTERM or a Ctrl-C reaches the server itself and never leaves one running orphaned.
+    """
     import os
-    import subprocess
 
     with command_errors():
+        from clientcast.ports import check_port_free
         from serving.startup import check_ready_to_serve
 
         settings = load_settings()
+        check_port_free(host, port)
         check_ready_to_serve(settings)
         command = [sys.executable, "-m", "bentoml", "serve", "serving.service:Clientcast"]
         command += ["--host", host, "--port", str(port)]
-        raise typer.Exit(subprocess.call(command, env=os.environ.copy()))
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execvpe(command[0], command, os.environ.copy())
 
 
 @app.command()
@@ -330,6 +358,11 @@ def benchmark(
                     f"{results_dir}: no such folder of result pages here; run from the "
                     "repository root, pass --results and --doc, or --no-record"
                 )
+        for folder in [
+            *([json_path.parent] if json_path is not None else []),
+            *([results_dir, document.parent] if record else []),
+        ]:
+            check_writable_folder(folder)  # before minutes of work, not after
         if name is Benchmark.cdnow:
             from training.benchmarks.cdnow import markdown_table, run_cdnow_benchmark
 
@@ -361,11 +394,15 @@ def demo() -> None:
         run_demo(load_settings(), out)
 
 
-def configure_tracking(settings: Settings) -> None:
-    """Point MLflow at the configured store."""
+def configure_tracking(settings: Settings, writes: bool = False) -> None:
+    """Point MLflow at the configured store (the probe of
+    :func:`training.tracking.configure_tracking` reports a broken one). A command that ``writes``
+    runs also checks, before its work, that the default store's artifact folder is writable."""
     from training.tracking import configure_tracking as configure
 
     configure(settings.tracking_uri, settings.mlflow_artifact_dir)
+    if writes and settings.tracking_uri == settings.mlflow_tracking_uri:
+        check_writable_folder(settings.mlflow_artifact_dir)
 
 
 def main() -> None:

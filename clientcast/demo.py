@@ -17,11 +17,16 @@ from features.errors import UserInputError
 
 def run_demo(settings: Settings, console: Console) -> list[tuple[str, Path | str]]:
     """Generate the maison when missing, validate it, then run every stage; return what it wrote."""
+    from clientcast.history_check import check_history
     from features.synthetic import MaisonConfig, generate_maison
-    from features.validation import validate_history
 
     written: list[tuple[str, Path | str]] = []
     data_dir = settings.data_dir
+    if data_dir.exists() and not data_dir.is_dir():
+        raise UserInputError(
+            f"{data_dir}: is a file; the demo's data folder (CLIENTCAST_DATA_DIR, default "
+            "data/maison) must be a folder, or absent for the demo to generate the maison there"
+        )
     if not data_dir.is_dir():
         console.rule("[bold]1 · synthetic maison")
         config = MaisonConfig(seed=settings.seed, reference_currency=settings.reference_currency)
@@ -31,10 +36,7 @@ def run_demo(settings: Settings, console: Console) -> list[tuple[str, Path | str
     written.append(("purchase history", data_dir))
 
     console.rule("[bold]2 · validation")
-    report = validate_history(data_dir, reference_currency=settings.reference_currency)
-    if not report.ok:
-        console.print(report.render())
-        raise UserInputError(f"{data_dir} breaks the data contract: see the report above")
+    check_history(settings, None, console, "demo")
     console.print(f"{data_dir} follows the data contract.")
 
     for stage in demo_stages():

@@ -2,7 +2,8 @@
 
 Every field can be overridden by an environment variable prefixed ``CLIENTCAST_`` (for example
 ``CLIENTCAST_DATA_DIR``) and most by a command-line option. Nothing is read or created at import
-time: call :func:`load_settings` when a command runs.
+time: call :func:`load_settings` when a command runs. A value that does not fit its field is a
+:class:`features.errors.UserInputError` naming the variable, not a pydantic traceback.
 """
 
 from __future__ import annotations
@@ -10,10 +11,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from features.errors import UserInputError
 from features.random_seed import DEFAULT_SEED
+
+ENV_PREFIX = "CLIENTCAST_"
+SECRET_FIELDS = frozenset({"api_token"})
+"""Fields whose value an error message never repeats."""
 
 DEFAULT_DATA_DIR = Path("data/maison")
 
@@ -21,7 +27,7 @@ DEFAULT_DATA_DIR = Path("data/maison")
 class Settings(BaseSettings):
     """clientcast's configuration, with the defaults of DESIGN.md."""
 
-    model_config = SettingsConfigDict(env_prefix="CLIENTCAST_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
     data_dir: Path = Field(DEFAULT_DATA_DIR, description="Folder of the unified purchase history.")
     snapshot_dir: Path = Field(Path("snapshots"), description="Where online snapshots are written.")
@@ -43,7 +49,7 @@ class Settings(BaseSettings):
     @classmethod
     def _upper_iso_code(cls, value: str) -> str:
         if len(value) != 3 or not value.isalpha():
-            raise ValueError(f"reference_currency must be a 3-letter ISO code, got {value!r}")
+            raise ValueError("must be a 3-letter ISO 4217 code such as EUR")
         return value.upper()
 
     @property
@@ -53,8 +59,29 @@ class Settings(BaseSettings):
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Build the settings from the environment, then apply non-None command-line overrides."""
-    return Settings(**{key: value for key, value in overrides.items() if value is not None})
+    """Build the settings from the environment, then apply non-None command-line overrides.
+
+    Raises UserInputError naming each variable (or overridden setting) whose value does not fit.
+    """
+    given = {key: value for key, value in overrides.items() if value is not None}
+    try:
+        return Settings(**given)
+    except ValidationError as error:
+        raise UserInputError(settings_problems(error, given)) from None
+
+
+def settings_problems(error: ValidationError, overrides: dict[str, object]) -> str:
+    """One sentence per invalid field: the ``CLIENTCAST_*`` variable (or the setting, when the
+    value came from an override), the value (never a secret's) and what is wrong with it."""
+    problems = []
+    for problem in error.errors():
+        field = str(problem["loc"][0]) if problem["loc"] else "settings"
+        name = f"setting {field}" if field in overrides else f"{ENV_PREFIX}{field.upper()}"
+        reason = str(problem["msg"]).removeprefix("Value error, ")
+        reason = reason[:1].lower() + reason[1:]
+        value = "" if field in SECRET_FIELDS else f" {problem.get('input')!r}"
+        problems.append(f"{name}:{value} is not valid: {reason}")
+    return "; ".join(problems)
 
 
 def workspace_settings(root: Path, data_dir: Path | None = None, **overrides: object) -> Settings:

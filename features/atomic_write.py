@@ -5,17 +5,93 @@ the last step is a rename). When the work fails, the temporary file or folder is
 final one is left as it was. A folder replaces its previous version in two renames (Linux cannot
 swap two directories in one call): the old folder is moved aside, the new one renamed into
 place, the old one put back if that fails and deleted only once it succeeded.
+
+A place that cannot be written (a read-only file system, a file where a folder should be, a
+folder without permission) is the user's to fix: making, staging or publishing an output raises
+:class:`~features.errors.UserInputError` naming the path and the reason, and
+:func:`check_writable_folder` lets a command find it out before its work rather than after.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
-import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from features.errors import UserInputError
+
+FILE_MODE = 0o666
+"""Mode a staged file is created with; the process umask applies, as for any other output."""
+
+
+def _first_file_on_the_way(path: Path) -> Path | None:
+    """The first of ``path``'s ancestors (or ``path`` itself) that exists and is not a folder."""
+    for candidate in (*reversed(path.parents), path):
+        if candidate.exists() and not candidate.is_dir():
+            return candidate
+    return None
+
+
+def unwritable_reason(error: OSError, path: Path) -> str:
+    """Why ``path`` could not be written, in words: ``read-only file system``, ``afile is a
+    file, not a folder``, ``permission denied``..."""
+    if error.errno in (errno.EEXIST, errno.ENOTDIR):
+        blocking = _first_file_on_the_way(path)
+        if blocking == path:
+            return "it is a file, not a folder"
+        if blocking is not None:
+            return f"{blocking} is a file, not a folder"
+    if error.errno == errno.EISDIR:
+        return "it is a folder, not a file"
+    reason = error.strerror or str(error) or type(error).__name__
+    return reason[:1].lower() + reason[1:]
+
+
+@contextmanager
+def output_errors(path: Path) -> Iterator[None]:
+    """Turn an :class:`OSError` met while making or publishing the output ``path`` into a
+    :class:`UserInputError` ("cannot write to ro/snaps: read-only file system")."""
+    try:
+        yield
+    except OSError as error:
+        raise UserInputError(
+            f"cannot write to {path}: {unwritable_reason(error, Path(path))}"
+        ) from error
+
+
+def check_writable_folder(path: Path) -> Path:
+    """Make the folder ``path`` if it is missing and prove it writable with a temporary file.
+
+    Commands call it on their output folders before their work, so that an unwritable ``--out``
+    fails at once rather than after minutes of computing. Raises :class:`UserInputError` naming
+    the path and the reason otherwise; returns ``path``.
+    """
+    folder = Path(path)
+    with output_errors(folder):
+        folder.mkdir(parents=True, exist_ok=True)
+        _new_sibling_file(folder / "write-check").unlink()
+    return folder
+
+
+def _new_sibling_file(final: Path) -> Path:
+    """Create an empty, hidden, uniquely named file beside ``final``, keeping its suffix.
+
+    ``os.open`` with :data:`FILE_MODE` lets the umask decide the permissions (``0o644`` under
+    the usual ``022``), unlike :func:`tempfile.mkstemp`'s private ``0o600``.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(100):
+        temporary = final.with_name(f".{final.stem}.{uuid.uuid4().hex[:12]}{final.suffix}")
+        try:
+            os.close(os.open(temporary, flags, FILE_MODE))
+        except FileExistsError:
+            continue  # the random name is taken: draw another
+        return temporary
+    raise FileExistsError(errno.EEXIST, "no free temporary name", str(final.parent))
 
 
 @contextmanager
@@ -24,19 +100,19 @@ def staged_file(final: Path) -> Iterator[Path]:
 
     On any exception the temporary file is removed, ``final`` is untouched and the exception
     propagates. The temporary name keeps ``final``'s suffix, so writers that infer the format
-    from the suffix still work.
+    from the suffix still work; the file gets the usual permissions (``0o666`` less the umask).
+    A place that cannot be written raises :class:`UserInputError` (:func:`output_errors`).
     """
     final = Path(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(
-        prefix=f".{final.stem}.", suffix=final.suffix, dir=final.parent
-    )
-    os.close(handle)
+    with output_errors(final):
+        final.parent.mkdir(parents=True, exist_ok=True)
+        temporary = _new_sibling_file(final)
     try:
-        yield Path(temporary)
-        os.replace(temporary, final)
+        yield temporary
+        with output_errors(final):
+            os.replace(temporary, final)
     finally:
-        Path(temporary).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
 
 
 def write_text_atomically(text: str, final: Path) -> Path:
@@ -71,15 +147,18 @@ def staged_directory(final: Path) -> Iterator[Path]:
     """Yield an empty temporary folder beside ``final``; publish it as ``final`` on success.
 
     On any exception the temporary folder is removed, ``final`` is untouched and the exception
-    propagates.
+    propagates. A place that cannot be written raises :class:`UserInputError`
+    (:func:`output_errors`).
     """
     final = Path(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
     staging = staging_sibling(final)
-    staging.mkdir()
+    with output_errors(final):
+        final.parent.mkdir(parents=True, exist_ok=True)
+        staging.mkdir()
     try:
         yield staging
-        replace_directory(staging, final)
+        with output_errors(final):
+            replace_directory(staging, final)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

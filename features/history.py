@@ -3,13 +3,15 @@
 Each table is ``<name>.parquet`` or ``<name>.csv`` in the folder. Columns are cast to the contract
 types of :mod:`features.contract`; unknown extra columns are kept. Reading does not validate the
 rows: run :func:`features.validation.validate_history` first when the data comes from outside.
-It does refuse a clients or transactions file with a column that looks like personal data (a
-name, an e-mail, a phone number), the same columns validation reports, so that no command ever
-loads one.
+It does refuse, with the message validation gives, what would otherwise be read silently wrong
+or not at all: a clients or transactions file with a column that looks like personal data (a
+name, an e-mail, a phone number), a file whose content is not what its name says (Parquet bytes
+in a ``.csv``), and local wall-clock columns stored with a time zone.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +27,22 @@ class HistoryError(UserInputError):
 
 class PersonalDataError(HistoryError):
     """A clients or transactions file holds a column that looks like personal data."""
+
+
+LOCAL_TIME_OFFSET = re.compile(
+    r"\d:\d{2}(?::\d{2}(?:\.\d+)?)?"  # the time of day, then an offset or a zone at the end
+    r"\s*(?:[Zz]|UTC|[+-]\d{2}(?::?\d{2})?)$"
+)
+"""A date-time string ending with a UTC offset or zone (``+01:00``, ``Z``): not local time."""
+
+PARQUET_MAGIC = b"PAR1"
+SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"PK\x03\x04", "a ZIP archive (an Excel .xlsx workbook?): export the sheet as CSV"),
+    (b"\x1f\x8b", "gzip-compressed: decompress it first"),
+    (b"\xd0\xcf\x11\xe0", "an old Excel .xls workbook: export the sheet as CSV"),
+)
+"""Leading bytes of files that are neither CSV nor Parquet, with what to do about them."""
+SNIFFED_BYTES = 4096
 
 
 @dataclass(frozen=True)
@@ -60,11 +78,59 @@ def scan_raw(path: Path) -> pl.LazyFrame:
     return pl.scan_parquet(path)
 
 
+def file_format_problem(path: Path) -> str | None:
+    """What file ``path`` looks like when its content does not match its suffix, else None.
+
+    A Parquet file starts with ``PAR1``: a ``.csv`` that does, or a ``.parquet`` holding text,
+    was misnamed; ZIP (Excel), gzip and old Excel files are named as such. Reads a few bytes.
+    """
+    with path.open("rb") as file:
+        head = file.read(SNIFFED_BYTES)
+    if not head:
+        return None
+    csv_name, parquet_name = path.with_suffix(".csv").name, path.with_suffix(".parquet").name
+    if path.suffix == ".csv" and head.startswith(PARQUET_MAGIC):
+        return f"this is a Parquet file, not CSV: name it {parquet_name}"
+    for signature, advice in SIGNATURES:
+        if head.startswith(signature):
+            return f"this is {advice}"
+    if path.suffix == ".parquet" and not head.startswith(PARQUET_MAGIC) and b"\0" not in head:
+        first_line = head.decode("utf-8", errors="replace").splitlines()[0][:80]
+        return f"this is text, not Parquet (it starts {first_line!r}): if CSV, name it {csv_name}"
+    return None
+
+
+def zoned_local_columns(table: Table, schema: pl.Schema) -> dict[str, str]:
+    """The local wall-clock columns of ``table`` that ``schema`` stores with a time zone.
+
+    Maps each to its stored zone. Such a column cannot be read as local time without knowing
+    each row's boutique zone, so it is refused rather than read with its zone dropped.
+    """
+    zoned = {}
+    for column in table.columns:
+        stored = schema.get(column.name)
+        is_local = column.dtype == LOCAL_DATETIME
+        if is_local and isinstance(stored, pl.Datetime) and stored.time_zone is not None:
+            zoned[column.name] = stored.time_zone
+    return zoned
+
+
+def zoned_local_time_message(column: str, zone: str) -> str:
+    """Why a local wall-clock column stored with time zone ``zone`` is refused, and the fix."""
+    return (
+        f"{column} is stored with time zone {zone}, but it is boutique-local wall-clock time "
+        "without a zone: convert each boutique's hours to its own time zone and drop the zone "
+        "(polars: .dt.convert_time_zone(boutique_zone).dt.replace_time_zone(None))"
+    )
+
+
 def cast_expression(name: str, source: pl.DataType, target: pl.DataType) -> pl.Expr:
     """An expression casting column ``name`` from ``source`` to the contract type ``target``.
 
     Strings are parsed (ISO 8601 dates and datetimes); naive datetimes of a UTC column are read
-    as UTC. Values that cannot be converted become null: validation reports them.
+    as UTC. Values that cannot be converted become null: validation reports them, and local
+    date-times written with a UTC offset among them. A local column stored with a time zone
+    raises ValueError (see :func:`zoned_local_columns`): dropping its zone would shift it.
     """
     column = pl.col(name)
     if source == target:
@@ -75,7 +141,8 @@ def cast_expression(name: str, source: pl.DataType, target: pl.DataType) -> pl.E
         if target == UTC_DATETIME:
             return column.str.to_datetime(time_unit="us", time_zone="UTC", strict=False)
         if target == LOCAL_DATETIME:
-            return column.str.to_datetime(time_unit="us", strict=False)
+            local = pl.when(~column.str.contains(LOCAL_TIME_OFFSET.pattern)).then(column)
+            return local.str.to_datetime(time_unit="us", strict=False)
         if target == pl.Boolean:
             lowered = column.str.to_lowercase().str.strip_chars()
             return (
@@ -91,7 +158,9 @@ def cast_expression(name: str, source: pl.DataType, target: pl.DataType) -> pl.E
             return column.dt.replace_time_zone("UTC").dt.cast_time_unit("us")
         return column.dt.convert_time_zone("UTC").dt.cast_time_unit("us")
     if target == LOCAL_DATETIME and isinstance(source, pl.Datetime):
-        return column.dt.replace_time_zone(None).dt.cast_time_unit("us")
+        if source.time_zone is not None:
+            raise ValueError(zoned_local_time_message(name, source.time_zone))
+        return column.dt.cast_time_unit("us")
     if target == pl.Date and isinstance(source, pl.Datetime):
         return column.dt.date()
     return column.cast(target, strict=False)
@@ -103,17 +172,26 @@ def empty_table(table: Table) -> pl.LazyFrame:
 
 
 def read_table(data_dir: Path, name: str) -> pl.LazyFrame:
-    """Scan table ``name`` of ``data_dir`` and cast its contract columns to their types."""
+    """Scan table ``name`` of ``data_dir`` and cast its contract columns to their types.
+
+    Raises :class:`HistoryError` for a misnamed file, a column of personal data or a local
+    wall-clock column stored with a time zone.
+    """
     table = TABLES[name]
     path = table_path(data_dir, name)
     if path is None:
         if table.is_optional_table:
             return empty_table(table)
         raise HistoryError(f"{data_dir}: missing table {name!r} ({name}.parquet or {name}.csv)")
+    if (problem := file_format_problem(path)) is not None:
+        raise HistoryError(f"{path}: {problem}")
     raw = scan_raw(path)
     source_schema = raw.collect_schema()
     if name in PERSONAL_DATA_TABLES:
         refuse_personal_columns(path, source_schema.names())
+    if zoned := zoned_local_columns(table, source_schema):
+        column, zone = next(iter(zoned.items()))
+        raise HistoryError(f"{path}: {zoned_local_time_message(column, zone)}")
     casts = [
         cast_expression(column.name, source_schema[column.name], column.dtype).alias(column.name)
         for column in table.columns

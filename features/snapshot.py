@@ -13,7 +13,13 @@
 
 A snapshot is written into a temporary folder, renamed into place, and only then named in
 ``LATEST`` (itself replaced by a rename), so readers never see a partial snapshot and the previous
-one stays readable. :class:`OnlineSnapshot` loads one and looks client ids up through a hash index.
+one stays readable. ``LATEST`` names the snapshot with the newest as-of date: a back-dated look
+(``--as-of`` before the as-of of the snapshot ``LATEST`` names) is written beside it but does not
+become what the service loads. :class:`OnlineSnapshot` loads one and looks client ids up through
+a hash index.
+
+:func:`checked_as_of` is the one rule every command applies to ``--as-of``: after the history's
+first purchase and at most :data:`AS_OF_GRACE_DAYS` days after its last data.
 """
 
 from __future__ import annotations
@@ -30,14 +36,18 @@ import polars as pl
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.table import Table
 
-from features.atomic_write import staging_sibling, write_text_atomically
+from features.atomic_write import check_writable_folder, staging_sibling, write_text_atomically
 from features.errors import UserInputError
-from features.history import PurchaseHistory, load_history
+from features.history import PurchaseHistory, load_history, table_path
 
 LATEST = "LATEST"
 MANIFEST = "manifest.json"
+NO_PURCHASE_TABLE = "clients_without_purchase"
+"""The snapshot table of clients listed without a purchase before its as-of date."""
 DAILY_HORIZON_DAYS = 56
 HOURLY_HORIZON_DAYS = 14
+AS_OF_GRACE_DAYS = 7
+"""How many days after the day following the history's last data an ``--as-of`` may lie."""
 CLIENT_DIRECTORY: tuple[str, ...] = ("home_boutique_id", "contact_opt_in")
 """Clients-table columns the snapshot carries beside the features, for the call lists."""
 
@@ -51,6 +61,8 @@ class SnapshotInfo:
     created_at: str
     reference_currency: str
     rows: dict[str, int]
+    published: bool = True
+    notes: tuple[str, ...] = ()
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         table = Table(title=f"online snapshot as of {self.as_of}", title_justify="left")
@@ -59,25 +71,115 @@ class SnapshotInfo:
         for name, count in self.rows.items():
             table.add_row(name, f"{count:,}")
         yield table
+        for note in self.notes:
+            yield f"[yellow]note:[/] {note}"
         yield f"written to [bold]{self.path}[/]"
 
 
-def default_as_of(history: PurchaseHistory) -> date:
-    """The day after the last transaction or footfall hour: "today" for a history.
+@dataclass(frozen=True)
+class HistorySpan:
+    """The days a history covers, in boutique-local time: its first purchase (its first footfall
+    day when it has no transaction) and its last day with a sale or a footfall count."""
 
-    Both are read in boutique-local time (a sale at 20:00 in New York on 30 June is a 30 June
-    sale, although it is 1 July in UTC), so that forecasts start on the first day without data.
+    first_day: date
+    last_day: date
+
+    @property
+    def default_as_of(self) -> date:
+        """The day after the last data: "today" for the history."""
+        return self.last_day + timedelta(days=1)
+
+
+def history_span(history: PurchaseHistory) -> HistorySpan:
+    """The first and last days of ``history``, read in boutique-local time.
+
+    A sale at 20:00 in New York on 30 June is a 30 June sale, although it is 1 July in UTC, so
+    that forecasts start on the first day without data. Raises UserInputError when the history
+    has neither transactions nor footfall.
     """
     from features.normalise import normalised_lines
 
-    last_sale = normalised_lines(history).select(pl.col("purchase_date").max()).collect().item()
-    last_hour = history.footfall.select(pl.col("hour_start").max()).collect().item()
-    if last_hour is not None:
-        last_hour = last_hour.date()
-    candidates = [value for value in (last_sale, last_hour) if value is not None]
-    if not candidates:
+    sales = normalised_lines(history).select(
+        first=pl.col("purchase_date").min(), last=pl.col("purchase_date").max()
+    )
+    counts = history.footfall.select(
+        first=pl.col("hour_start").min().dt.date(), last=pl.col("hour_start").max().dt.date()
+    )
+    (first_sale, last_sale), (first_count, last_count) = (
+        frame.row(0) for frame in pl.collect_all([sales, counts])
+    )
+    last_days = [day for day in (last_sale, last_count) if day is not None]
+    if not last_days:
         raise UserInputError("the history has neither transactions nor footfall")
-    return max(candidates) + timedelta(days=1)
+    first_day = first_sale if first_sale is not None else first_count
+    return HistorySpan(first_day=first_day, last_day=max(last_days))
+
+
+def default_as_of(history: PurchaseHistory) -> date:
+    """The day after the last transaction or footfall hour: "today" for a history."""
+    return history_span(history).default_as_of
+
+
+def checked_as_of(history: PurchaseHistory, as_of: date | None) -> date:
+    """``as_of`` when the history can describe it, else :func:`default_as_of` when None.
+
+    Features at a cutoff use the days before it, so a cutoff on or before the first purchase
+    sees nothing (an empty snapshot, no client scored); one more than :data:`AS_OF_GRACE_DAYS`
+    days after the day following the last data describes a future the history knows nothing
+    of. Both are a UserInputError naming the dates, the same for every command.
+    """
+    span = history_span(history)
+    if as_of is None:
+        return span.default_as_of
+    if as_of <= span.first_day:
+        raise UserInputError(
+            f"--as-of {as_of} is not after the history's first purchase ({span.first_day}): "
+            "features at it would see no purchase"
+        )
+    if as_of > span.default_as_of + timedelta(days=AS_OF_GRACE_DAYS):
+        days = (as_of - span.last_day).days
+        raise UserInputError(
+            f"--as-of {as_of} is {days:,} days after the history's last data "
+            f"({span.last_day}): it may be at most {AS_OF_GRACE_DAYS} days after "
+            f"{span.default_as_of}, the day after (the default)"
+        )
+    return as_of
+
+
+def clients_without_purchase(
+    history: PurchaseHistory, scored: pl.DataFrame, as_of: date
+) -> pl.DataFrame:
+    """The ``client_id`` of every client of the clients table known before ``as_of`` (first
+    purchase date before it, or none given) and absent from ``scored``: clients without a
+    purchase in the history before ``as_of``, whom no model scores.
+
+    The snapshot keeps them so that the service can tell such a client ("no purchase history")
+    from an id it has never heard of; clients whose first purchase is on or after ``as_of`` are
+    left out, as anything from after the cutoff is.
+    """
+    return (
+        history.clients.filter(
+            pl.col("first_purchase_date").is_null() | (pl.col("first_purchase_date") < as_of)
+        )
+        .select(pl.col("client_id").drop_nulls().unique())
+        .join(scored.lazy().select("client_id"), on="client_id", how="anti")
+        .sort("client_id")
+        .collect()
+    )
+
+
+def unscored_clients_note(
+    unscored: pl.DataFrame, as_of: date, data_dir: Path | None = None
+) -> str | None:
+    """A sentence counting the clients without a purchase before ``as_of``
+    (:func:`clients_without_purchase`); None when every client is scored."""
+    if unscored.height == 0:
+        return None
+    path = table_path(data_dir, "clients") if data_dir is not None else None
+    source = path.name if path is not None else "the clients table"
+    count = unscored.height
+    clients = "client" if count == 1 else "clients"
+    return f"{count:,} {clients} of {source} without a purchase before {as_of}: not scored"
 
 
 def snapshot_tables(
@@ -103,6 +205,7 @@ def snapshot_tables(
         "boutiques": boutiques.sort("boutique_id"),
         "boutique_daily": daily_frame,
         "boutique_hourly": hourly_frame,
+        NO_PURCHASE_TABLE: clients_without_purchase(history, clients_frame, as_of),
     }
 
 
@@ -130,12 +233,19 @@ def write_snapshot(
     root: Path,
     reference_currency: str = "EUR",
 ) -> SnapshotInfo:
-    """Compute the snapshot of ``data_dir`` at ``as_of``; publish it atomically under ``root``."""
+    """Compute the snapshot of ``data_dir`` at ``as_of``; write it atomically under ``root``.
+
+    ``as_of`` None means the day after the last data (:func:`checked_as_of` refuses one the
+    history cannot describe). The new snapshot becomes ``LATEST`` unless ``LATEST`` names one
+    with a later as-of date: a back-dated look never replaces what the service serves. The
+    returned info says whether it was published and counts the clients left unscored.
+    """
     history = load_history(data_dir)
-    as_of = as_of or default_as_of(history)
+    as_of = checked_as_of(history, as_of)
     tables = snapshot_tables(history, as_of, reference_currency)
+    unscored = unscored_clients_note(tables[NO_PURCHASE_TABLE], as_of, Path(data_dir))
     created_at = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    root.mkdir(parents=True, exist_ok=True)
+    check_writable_folder(root)
     final = root / f"{as_of.isoformat()}_{created_at}"
     if final.exists():
         final = final.with_name(f"{final.name}-{uuid.uuid4().hex[:6]}")
@@ -157,8 +267,30 @@ def write_snapshot(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    write_text_atomically(final.name + "\n", root / LATEST)
-    return SnapshotInfo(final, as_of, created_at, reference_currency, manifest["rows"])
+    notes = [unscored] if unscored else []
+    current = published_as_of(root)
+    published = current is None or current[1] <= as_of
+    if published:
+        write_text_atomically(final.name + "\n", root / LATEST)
+    elif current is not None:
+        notes.append(
+            f"not published: {root / LATEST} still names {current[0]}, as of {current[1]}, "
+            "newer than this back-dated snapshot, and the service keeps serving that one"
+        )
+    return SnapshotInfo(
+        final, as_of, created_at, reference_currency, manifest["rows"], published, tuple(notes)
+    )
+
+
+def published_as_of(root: Path) -> tuple[str, date] | None:
+    """The folder name and as-of date of the snapshot ``LATEST`` names under ``root``; None when
+    there is none or it cannot be read (a new snapshot then replaces it)."""
+    try:
+        path = latest_snapshot(root)
+        manifest = json.loads((path / MANIFEST).read_text())
+        return path.name, date.fromisoformat(str(manifest["as_of"]))
+    except (UserInputError, OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def latest_snapshot(root: Path) -> Path:

@@ -10,9 +10,10 @@ only, and never logged or echoed: the 401 body says what is missing, not what wa
 from __future__ import annotations
 
 import hmac
-import json
 
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from serving.errors import send_error
 
 OPEN_PATHS: frozenset[str] = frozenset({"/healthz", "/livez", "/readyz", "/metrics"})
 SCHEME = b"bearer "
@@ -67,22 +68,10 @@ class BearerTokenAuth:
         if scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": 1008})
             return
-        body = json.dumps(
-            {
-                "error": "authorization: a valid 'Authorization: Bearer <token>' header is "
-                "required",
-                "fields": ["authorization"],
-            }
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 401,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"www-authenticate", b'Bearer realm="clientcast"'),
-                ],
-            }
+        await send_error(
+            send,
+            401,
+            "authorization: a valid 'Authorization: Bearer <token>' header is required",
+            ["authorization"],
+            headers=[(b"www-authenticate", b'Bearer realm="clientcast"')],
         )
-        await send({"type": "http.response.body", "body": body})

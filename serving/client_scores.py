@@ -27,6 +27,7 @@ import polars as pl
 from threadpoolctl import threadpool_limits
 
 from features.atomic_write import staged_file
+from features.errors import UserInputError
 from training.call_lists import reasons_by_client
 
 logger = logging.getLogger(__name__)
@@ -91,6 +92,6 @@ def client_scores(
     try:
         with staged_file(path) as temporary:
             scores.write_parquet(temporary)
-    except OSError as error:
+    except (OSError, UserInputError) as error:  # a read-only volume, a file in the way
         logger.warning("cannot cache the client scores in %s: %s", path.parent, error)
     return scores

@@ -28,6 +28,30 @@ def error_body(message: str, fields: Sequence[str]) -> dict[str, Any]:
     return {"error": message, "fields": list(fields)}
 
 
+async def send_error(
+    send: Send,
+    status: int,
+    message: str,
+    fields: Sequence[str],
+    headers: Sequence[tuple[bytes, bytes]] = (),
+) -> None:
+    """Answer ``status`` with :func:`error_body` straight from an ASGI middleware, before any
+    endpoint runs (authentication, the body limit)."""
+    body = json.dumps(error_body(message, fields)).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
 class RequestRejected(Exception):
     """A well-formed request the loaded state cannot answer: unknown boutique, date out of range."""
 

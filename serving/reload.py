@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Generic, TypeVar
 
 from features.atomic_write import write_text_atomically
+from features.errors import UserInputError
 
 logger = logging.getLogger(__name__)
 
@@ -98,7 +99,7 @@ class ReloadNotice:
         with self._lock:
             try:
                 write_text_atomically(stamp + "\n", self.path)
-            except OSError as error:
+            except (OSError, UserInputError) as error:  # an unwritable snapshot root
                 logger.warning("cannot tell the other workers to reload: %s", error)
                 return False
             self._seen = stamp

@@ -1,9 +1,10 @@
 """The service's request and response models: what the OpenAPI spec at ``/docs.json`` describes.
 
 Every limit a client can break lives here, so that pydantic rejects a bad request before any
-work is done, with an error naming the field. Checks that need the loaded snapshot (an unknown
-boutique, a start date outside the forecast range) are made by the service and answered in the
-same :class:`ErrorBody` shape.
+work is done, with an error naming the field. Integer fields are strict (``true``, ``"2"`` and
+``2.0`` are refused, not read as 1 and 2) and a date is an ISO string, never a number. Checks
+that need the loaded snapshot (an unknown boutique, a start date outside the forecast range) are
+made by the service and answered in the same :class:`ErrorBody` shape.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ class FootfallRequest(Request):
 
     boutique_id: Identifier = Field(description="Boutique id.", examples=["B001"])
     start: date = Field(
+        strict=True,  # an ISO date string only: a number is not read as a Unix timestamp
         description="First day, boutique-local; within the snapshot's forecast range.",
         examples=["2026-07-01"],
     )
@@ -60,6 +62,7 @@ class FootfallRequest(Request):
         7,
         ge=1,
         le=DAILY_HORIZON_DAYS,
+        strict=True,
         description=f"Number of days: at most {DAILY_HORIZON_DAYS} daily, "
         f"{HOURLY_HORIZON_DAYS} hourly.",
     )
@@ -70,11 +73,12 @@ class CallListRequest(Request):
     """Which boutique's call list, how long, over which horizon, for which division."""
 
     boutique_id: Identifier = Field(description="Boutique id.", examples=["B001"])
-    n: int = Field(20, ge=1, le=MAX_CALL_LIST, description="Clients to list.")
+    n: int = Field(20, ge=1, le=MAX_CALL_LIST, strict=True, description="Clients to list.")
     horizon_days: int = Field(
         30,
         ge=1,
         le=DAILY_HORIZON_DAYS,
+        strict=True,
         description="Days ahead: the purchase window and the days to invite clients on.",
     )
     division: Division | None = Field(
@@ -107,11 +111,19 @@ class DaysToNextPurchase(BaseModel):
     p90: float
 
 
+ClientStatus = Literal["ok", "no_purchase_history", "unknown_client"]
+"""``ok``: scored; ``no_purchase_history``: in the clients table but without a purchase before
+the snapshot date, so not scored; ``unknown_client``: not in the snapshot at all."""
+
+
 class NextPurchaseItem(BaseModel):
-    """One requested client: its predictions, or ``status: unknown_client``."""
+    """One requested client: its predictions, or why there are none (``status``)."""
 
     client_id: str
-    status: Literal["ok", "unknown_client"]
+    status: ClientStatus = Field(
+        description="ok: scored; no_purchase_history: a client without a purchase before the "
+        "snapshot date (not scored); unknown_client: an id the snapshot does not know."
+    )
     p_buy_30d: float | None = None
     p_buy_90d: float | None = None
     expected_spend_90d: float | None = None
@@ -201,6 +213,11 @@ class ModelInfoResponse(BaseModel):
     models: list[ModelFacts]
     snapshot: SnapshotFacts
     loaded_at: datetime
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="What to look at, e.g. a snapshot far from the date a champion was "
+        "trained as of.",
+    )
 
 
 class ReloadPending(BaseModel):

@@ -8,11 +8,15 @@ computes it once per champion and snapshot, never per request).
 A request then costs a fancy-index into the matrix and one ``Booster.predict`` per head with
 ``num_threads=1`` on exactly the requested rows; BentoML's adaptive batching hands this method the
 ids of many concurrent requests at once.
+
+An id the snapshot has no features for is answered without the model: ``no_purchase_history``
+when the snapshot lists it among the clients without a purchase before its date, else
+``unknown_client``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -45,6 +49,7 @@ class NextPurchaseScorer:
     currency: str
     snapshot_date: date
     model_version: str
+    no_purchase_history: frozenset[str] = frozenset()
 
     @classmethod
     def build(
@@ -56,9 +61,11 @@ class NextPurchaseScorer:
         currency: str,
         snapshot_date: date,
         model_version: str,
+        no_purchase_history: Iterable[str] = (),
     ) -> NextPurchaseScorer:
         """Prepare the matrix of the snapshot's ``clients`` for ``bundle``; ``reasons`` holds
-        each client's reasons in the same row order (see :mod:`serving.client_scores`)."""
+        each client's reasons in the same row order (see :mod:`serving.client_scores`);
+        ``no_purchase_history`` the ids of the clients without a purchase before the snapshot."""
         names = list(bundle.spec.names)
         for head, booster in bundle.production.boosters.items():
             if booster.feature_name() != names:
@@ -72,6 +79,7 @@ class NextPurchaseScorer:
             currency=currency,
             snapshot_date=snapshot_date,
             model_version=model_version,
+            no_purchase_history=frozenset(no_purchase_history),
         )
 
     def predict_rows(self, rows: Sequence[int]) -> dict[str, FloatMatrix]:
@@ -79,7 +87,8 @@ class NextPurchaseScorer:
         return self.heads.predict_matrix(self.matrix[np.asarray(rows, dtype=np.intp)], 1)
 
     def score(self, client_ids: Sequence[str]) -> list[NextPurchaseItem]:
-        """One item per requested id, in order; an id not in the snapshot is ``unknown_client``.
+        """One item per requested id, in order; an id without features gets its status only
+        (``no_purchase_history`` or ``unknown_client``).
 
         Items are assembled as plain dicts and validated in one call (pydantic-core builds the
         models far faster than Python code constructing them one by one).
@@ -138,9 +147,10 @@ class NextPurchaseScorer:
         ]
 
     def _unknown(self, client_id: str) -> dict[str, Any]:
+        known = client_id in self.no_purchase_history
         return {
             "client_id": client_id,
-            "status": "unknown_client",
+            "status": "no_purchase_history" if known else "unknown_client",
             "currency": self.currency,
             "snapshot_date": self.snapshot_date,
             "model_version": self.model_version,

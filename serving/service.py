@@ -27,6 +27,7 @@ from starlette.responses import JSONResponse
 
 from clientcast.settings import load_settings
 from serving.auth import BearerTokenAuth
+from serving.body_limit import RequestBodyLimit
 from serving.errors import (
     RequestRejected,
     ValidationErrorBodies,
@@ -165,7 +166,8 @@ class Clientcast:
     ) -> Annotated[list[NextPurchaseItem], ContentType(JSON)]:
         """Per client: purchase probabilities (30 and 90 days), expected spend, top divisions,
         days to the next purchase (P10/P50/P90), top reasons, snapshot date and model version.
-        An id not in the snapshot gets its own item with ``status: unknown_client``."""
+        An id without features gets its own item with ``status: no_purchase_history`` (a client
+        without a purchase before the snapshot date) or ``unknown_client``."""
         return self.slot.current.next_purchase.score(client_ids)
 
     @bentoml.api(route="/footfall", input_spec=FootfallRequest, output_spec=FootfallResponse)
@@ -229,5 +231,7 @@ class Clientcast:
             return JSONResponse(body, status_code=409)
 
 
+# Outermost first: the token, then the body size (a header check), then the 400 bodies.
 Clientcast.add_asgi_middleware(BearerTokenAuth)
+Clientcast.add_asgi_middleware(RequestBodyLimit)
 Clientcast.add_asgi_middleware(ValidationErrorBodies)

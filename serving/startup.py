@@ -2,9 +2,11 @@
 
 ``clientcast serve`` calls :func:`check_ready_to_serve` first, so that a missing model or
 snapshot ends in one clear message (exit code 2) instead of a worker crash-looping inside BentoML.
-The checks are cheap (registry aliases, the snapshot's ``LATEST`` pointer). When they pass, the
-champion's explanations of the snapshot's clients are computed if they are not cached yet
-(:mod:`serving.client_scores`), so that every worker then starts in seconds.
+The checks are cheap (registry aliases, the snapshot's ``LATEST`` pointer, the key columns of
+its tables: a snapshot with duplicate keys or without a client is refused, see
+:mod:`serving.snapshot_checks`). When they pass, the champion's explanations of the snapshot's
+clients are computed if they are not cached yet (:mod:`serving.client_scores`), so that every
+worker then starts in seconds.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 from features.errors import UserInputError
 from features.history import table_path
 from features.snapshot import MANIFEST, latest_snapshot
+from serving.snapshot_checks import stored_snapshot_problems
 from training.workspace import WorkspaceSettings
 
 SQLITE_PREFIX = "sqlite:///"
@@ -72,6 +75,7 @@ def check_ready_to_serve(settings: WorkspaceSettings) -> Path:
         problems.append(str(error))
     else:
         problems.extend(client_directory_problems(snapshot))
+        problems.extend(stored_snapshot_problems(snapshot))
     if problems or snapshot is None:
         raise UserInputError("cannot serve: " + "; ".join(problems))
     warm_client_scores(settings, snapshot)

@@ -7,6 +7,10 @@ immutable :class:`ServingState`; :class:`StateSlot` holds the current one. A req
 slot once and works on that state to the end, so a reload that swaps in a new state (one
 reference assignment, atomic in CPython) never changes models under a request in flight: those
 finish on the old state, which is freed when the last of them returns.
+
+A snapshot with duplicate keys or without a client is refused before any work
+(:mod:`serving.snapshot_checks`): the load raises, so a reload answers 409 and the previous state
+keeps serving. A snapshot far from the champions' training dates is served with a warning.
 """
 
 from __future__ import annotations
@@ -22,12 +26,18 @@ from typing import Any
 import polars as pl
 
 from features.errors import UserInputError
-from features.snapshot import DAILY_HORIZON_DAYS, HOURLY_HORIZON_DAYS, OnlineSnapshot
+from features.snapshot import (
+    DAILY_HORIZON_DAYS,
+    HOURLY_HORIZON_DAYS,
+    NO_PURCHASE_TABLE,
+    OnlineSnapshot,
+)
 from serving.call_lists import CLIENT_COLUMNS, CallLists
 from serving.client_scores import client_scores
 from serving.footfall import FootfallForecasts
 from serving.schemas import ModelFacts, ModelInfoResponse, SnapshotFacts
 from serving.scoring import NextPurchaseScorer
+from serving.snapshot_checks import snapshot_problems, training_gap_warnings
 from training.workspace import WorkspaceSettings
 
 logger = logging.getLogger(__name__)
@@ -36,6 +46,8 @@ NEXT_PURCHASE = "next_purchase"
 FOOTFALL = "footfall"
 LoadedModel = tuple[Any, dict[str, Any]]
 """A bundle and its registry facts, as :func:`training.tracking.load_bundle` returns them."""
+"""Optional snapshot table: ``client_id`` of every client of the clients table without a purchase
+before the as-of date (so without a row in ``clients.parquet``)."""
 
 
 @dataclass(frozen=True)
@@ -112,6 +124,28 @@ def client_directory(snapshot: OnlineSnapshot) -> pl.DataFrame:
     return directory.select(CLIENT_COLUMNS)
 
 
+def clients_without_purchase(snapshot: OnlineSnapshot) -> list[str]:
+    """Ids of the snapshot's clients without a purchase before its date; empty when the snapshot
+    does not list them (:data:`NO_PURCHASE_TABLE`): those ids are then ``unknown_client``."""
+    path = Path(snapshot.path) / f"{NO_PURCHASE_TABLE}.parquet"
+    if not path.is_file():
+        return []
+    return pl.read_parquet(path, columns=["client_id"]).get_column("client_id").to_list()
+
+
+def refuse_unservable(snapshot: OnlineSnapshot) -> None:
+    """Raise UserInputError naming every reason the snapshot must not be served, if any."""
+    tables = {
+        "clients": snapshot.clients,
+        "boutiques": snapshot.boutiques,
+        "boutique_daily": snapshot.boutique_daily,
+        "boutique_hourly": snapshot.boutique_hourly,
+    }
+    problems = snapshot_problems(Path(snapshot.path).name, tables)
+    if problems:
+        raise UserInputError("cannot serve " + "; ".join(problems))
+
+
 def footfall_forecast_frames(bundle: Any, snapshot: OnlineSnapshot) -> tuple[pl.DataFrame, ...]:
     """The champion's daily (56 days) and hourly (14 days) forecasts of every boutique, from the
     snapshot's precomputed future rows."""
@@ -128,9 +162,11 @@ def build_state(
 ) -> ServingState:
     """Prepare the request path for ``snapshot`` and the two champions.
 
-    ``explain_threads`` caps the threads explaining the snapshot's clients when their cache is
-    missing (:mod:`serving.client_scores`); None uses every core.
+    Refuses a snapshot with duplicate keys or without a client (UserInputError) before any
+    work. ``explain_threads`` caps the threads explaining the snapshot's clients when their
+    cache is missing (:mod:`serving.client_scores`); None uses every core.
     """
+    refuse_unservable(snapshot)
     np_bundle, np_info = next_purchase
     ff_bundle, ff_info = footfall
     facts = snapshot_facts(snapshot)
@@ -144,6 +180,7 @@ def build_state(
         facts.reference_currency,
         snapshot.as_of,
         versions[NEXT_PURCHASE],
+        clients_without_purchase(snapshot),
     )
     daily, hourly = footfall_forecast_frames(ff_bundle, snapshot)
     timezones = dict(
@@ -162,13 +199,15 @@ def build_state(
         snapshot.as_of,
         versions,
     )
+    models = [
+        model_facts(NEXT_PURCHASE, np_bundle, np_info),
+        model_facts(FOOTFALL, ff_bundle, ff_info),
+    ]
+    warnings = training_gap_warnings(snapshot.as_of, models)
+    for warning in warnings:
+        logger.warning(warning)
     info = ModelInfoResponse(
-        models=[
-            model_facts(NEXT_PURCHASE, np_bundle, np_info),
-            model_facts(FOOTFALL, ff_bundle, ff_info),
-        ],
-        snapshot=facts,
-        loaded_at=datetime.now(UTC),
+        models=models, snapshot=facts, loaded_at=datetime.now(UTC), warnings=warnings
     )
     return ServingState(scorer, forecasts, call_lists, info)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from typer.testing import CliRunner
@@ -65,13 +66,17 @@ def test_a_benchmark_outside_the_repository_refuses_before_running(
 
 def test_features_shows_its_progress(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import features.snapshot
+    import features.validation
 
     def fake_snapshot(data_dir: Path, as_of: object, root: Path, currency: str) -> str:
         return f"snapshot of {data_dir}"
 
+    followed = SimpleNamespace(ok=True, violations=(), render=lambda: "")
+    monkeypatch.setattr(features.validation, "validate_history", lambda *a, **k: followed)
     monkeypatch.setattr(features.snapshot, "write_snapshot", fake_snapshot)
     result = runner.invoke(app, ["features", "--data", str(tmp_path)], terminal_width=300)
     assert result.exit_code == 0, result.output
+    assert "✓ features: validating" in result.output
     assert "✓ features: computing the online snapshot" in result.output
 
 

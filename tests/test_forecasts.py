@@ -29,9 +29,16 @@ from typer.testing import CliRunner
 from clientcast.cli import app
 from clientcast.settings import Settings, workspace_settings
 from features.contract import DIVISIONS, PERSONAL_COLUMN_PATTERNS, TABLES
+from features.errors import UserInputError
 from features.history import PurchaseHistory, empty_table
 from training.call_lists import OPEN_MIN_VISITORS
-from training.forecasts import ForecastResult, pipeline, tables, write_forecasts
+from training.forecasts import (
+    ForecastResult,
+    pipeline,
+    tables,
+    write_footfall_forecasts,
+    write_forecasts,
+)
 from training.forecasts.accuracy import ForecastAccuracy, score_clients, score_footfall
 from training.forecasts.report import (
     ReportInputs,
@@ -778,13 +785,20 @@ def test_cli_forecast_writes_a_dated_folder_and_prints_its_paths(
         "CLIENTCAST_MLFLOW_ARTIFACT_DIR": str(setup.settings.mlflow_artifact_dir),
     }.items():
         monkeypatch.setenv(name, value)
-    as_of = setup.result.as_of - timedelta(days=7)
+    as_of = setup.result.as_of  # an earlier date would use a champion trained after it
     arguments = ["forecast", "--data", str(setup.settings.data_dir), "--as-of", str(as_of)]
     arguments += ["--out", str(tmp_path), "--horizon", "28"]
     result = CliRunner().invoke(app, arguments, terminal_width=200)
     assert result.exit_code == 0, result.output
     directory = tmp_path / as_of.isoformat()
     assert str(directory / "report.html") in result.output.replace("\n", "")
+    clients = pl.read_parquet(setup.settings.data_dir / "clients.parquet")
+    known = clients.filter(pl.col("first_purchase_date") < as_of)["client_id"]
+    scored = pl.read_parquet(directory / "next_purchase.parquet")["client_id"]
+    unscored = known.n_unique() - known.is_in(scored.implode()).sum()
+    assert unscored > 0
+    summary = " ".join(result.output.split())
+    assert f"{unscored} clients of clients.parquet without a purchase before {as_of}" in summary
     daily = pl.read_parquet(directory / "footfall_daily.parquet")
     assert daily["date"].min() == as_of and daily["date"].max() == as_of + timedelta(days=27)
 
@@ -838,6 +852,57 @@ def test_cli_forecast_without_trained_models_is_a_user_error(
     assert not (tmp_path / setup.result.as_of.isoformat()).exists()
 
 
+def test_a_forecast_before_the_champions_training_date_is_refused(
+    setup: ForecastSetup,
+) -> None:
+    trained = setup.result.as_of  # the next-purchase champion; footfall's is 28 days earlier
+    data_dir = setup.settings.data_dir
+    cases = [
+        (write_forecasts, trained - timedelta(days=10), "clientcast train next-purchase"),
+        (write_footfall_forecasts, trained - timedelta(days=40), "clientcast train footfall"),
+        (write_forecasts, trained - timedelta(days=40), "clientcast train --data"),
+    ]
+    for run, as_of, command in cases:
+        with pytest.raises(UserInputError) as refused:
+            run(setup.settings, as_of)
+        message = str(refused.value)
+        assert "look-ahead" in message and f"after {as_of}" in message
+        assert f"`{command}" in message and f"--data {data_dir} --as-of {as_of}`" in message
+        assert not (setup.settings.forecast_dir / as_of.isoformat()).exists()
+    assert f"clientcast-next-purchase v1 was trained as of {trained}" in message
+    footfall_trained = trained - timedelta(days=28)
+    assert f"clientcast-footfall v1 was trained as of {footfall_trained}" in message
+    assert f"forecast as of {trained} or later" in message
+
+
+def test_a_forecast_outside_the_history_is_refused_before_loading_models(
+    setup: ForecastSetup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import training.tracking
+
+    def not_reached(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the as-of is checked before the models are loaded")
+
+    monkeypatch.setattr(training.tracking, "load_bundle", not_reached)
+    for run in (write_forecasts, write_footfall_forecasts):
+        with pytest.raises(UserInputError, match="is not after the history's first purchase"):
+            run(setup.settings, date(2020, 1, 1))
+        with pytest.raises(UserInputError, match="days after the history's last data"):
+            run(setup.settings, setup.result.as_of + timedelta(days=30))
+
+
+def test_a_one_day_horizon_is_one_day() -> None:
+    from rich.console import Console
+
+    result = ForecastResult(Path("f"), Path("f/report.html"), AS_OF, 1, {}, (), 1.0)
+    footfall = pipeline.FootfallTablesResult(Path("f"), AS_OF, 1, {}, "footfall", 1.0)
+    console = Console(record=True, width=300)
+    console.print(result, footfall)
+    text = " ".join(console.export_text().split())  # titles wrap to the width of the tables
+    assert "(1 day of daily footfall)" in text and "(1 day daily)" in text
+    assert "1 days" not in text
+
+
 def test_training_runs_show_backtests_beside_baselines_and_diagnostic_plots(
     setup: ForecastSetup,
 ) -> None:
@@ -857,3 +922,21 @@ def test_training_runs_show_backtests_beside_baselines_and_diagnostic_plots(
         )
         models = {row[backtest["columns"].index("model")] for row in backtest["data"]}
         assert len(models) >= 2, models  # the model beside at least one baseline
+
+
+def test_a_catalogue_the_champion_never_saw_is_flagged() -> None:
+    from features.contract import TABLES
+    from features.history import PurchaseHistory, empty_table
+    from training.forecasts.pipeline import division_mismatch_note
+
+    def history_with(divisions: list[str]) -> PurchaseHistory:
+        tables = {name: empty_table(table) for name, table in TABLES.items()}
+        tables["products"] = pl.LazyFrame({"product_id": divisions, "division": divisions})
+        return PurchaseHistory(**tables)
+
+    known = ("fragrance_beauty", "watches")
+    assert division_mismatch_note(history_with(list(known)), known) is None
+    note = division_mismatch_note(history_with(["fragrance_beauty", "home"]), known)
+    assert note is not None
+    assert "never saw: home" in note and "no product has: watches" in note
+    assert note.endswith("retrain the next-purchase model on this history")

@@ -264,6 +264,32 @@ def test_concurrent_single_client_calls_are_merged_into_batches(
     assert sizes[1.0] < max(sizes.values()), "no batch held more than one request"
 
 
+def test_a_body_over_the_size_limit_is_413_declared_or_chunked(
+    client: TestClient, known_ids: list[str]
+) -> None:
+    from serving.body_limit import MAX_BODY_BYTES
+
+    padded = b'{"client_ids": ["' + known_ids[0].encode() + b'"]' + b" " * MAX_BODY_BYTES + b"}"
+    declared = client.post(
+        "/next_purchase", content=padded, headers={"Content-Type": "application/json"}
+    )
+    assert declared.status_code == 413
+    assert declared.json()["fields"] == ["body"]
+
+    def chunked() -> Iterator[bytes]:
+        yield padded[: MAX_BODY_BYTES // 2]
+        yield padded[MAX_BODY_BYTES // 2 :]
+
+    streamed = client.post(
+        "/next_purchase", content=chunked(), headers={"Content-Type": "application/json"}
+    )
+    assert streamed.status_code == 413
+    largest = {"client_ids": [f"{i:0128d}" for i in range(1000)]}  # ~140 KB, still served
+    answer = client.post("/next_purchase", json=largest)
+    assert answer.status_code == 200
+    assert {item["status"] for item in answer.json()} == {"unknown_client"}
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
@@ -320,6 +346,10 @@ def test_footfall_daily_and_hourly(
         ({"days": 57}, 400, "days"),
         ({"days": 0}, 400, "days"),
         ({"days": "seven"}, 400, "days"),
+        ({"days": True}, 400, "days"),  # not read as 1 day
+        ({"days": "2"}, 400, "days"),
+        ({"days": 2.0}, 400, "days"),
+        ({"start": 1782950400}, 400, "start"),  # not read as a Unix timestamp
         ({"days": 15, "granularity": "hourly"}, 400, "days"),
         ({"granularity": "weekly"}, 400, "granularity"),
     ],
@@ -375,6 +405,9 @@ def test_call_list_holds_opted_in_home_clients_ranked_with_reasons_and_quiet_day
     [
         ({"n": 201}, 400, "n"),
         ({"n": 0}, 400, "n"),
+        ({"n": "5"}, 400, "n"),
+        ({"n": 5.0}, 400, "n"),
+        ({"horizon_days": True}, 400, "horizon_days"),
         ({"horizon_days": 57}, 400, "horizon_days"),
         ({"division": "cars"}, 400, "division"),
         ({"boutique_id": "B-unknown"}, 404, "boutique_id"),
@@ -574,6 +607,108 @@ def test_a_snapshot_that_cannot_be_read_answers_409_naming_the_error(
     assert error.startswith("reload: ") and error.endswith("still serving the previous state")
     assert "Error" in error.split(":")[1]  # names the error class
     assert client.post("/next_purchase", json={"client_ids": known_ids[:2]}).status_code == 200
+
+
+def served_snapshot(served_setup: dict[str, Any]) -> Path:
+    """The snapshot ``LATEST`` names (the one served, outside the tests changing it)."""
+    root = served_setup["root"] / "snapshots"
+    return root / (root / "LATEST").read_text().strip()
+
+
+def served_copy(served_setup: dict[str, Any], name: str) -> Path:
+    """A copy of the served snapshot under ``name``, beside it."""
+    import shutil
+
+    served = served_snapshot(served_setup)
+    return Path(shutil.copytree(served, served.parent / name))
+
+
+def reload_to(client: TestClient, snapshot: Path) -> httpx.Response:
+    """Point ``LATEST`` at ``snapshot`` and reload."""
+    (snapshot.parent / "LATEST").write_text(snapshot.name + "\n")
+    return client.post("/admin/reload")
+
+
+@pytest.mark.parametrize("case", ["duplicate clients", "no client"])
+def test_a_snapshot_with_duplicate_or_no_clients_is_refused_with_409(
+    client: TestClient, served_setup: dict[str, Any], known_ids: list[str], case: str
+) -> None:
+    import shutil
+
+    served = served_snapshot(served_setup)
+    bad = served_copy(served_setup, "2026-07-01_bad")
+    clients = pl.read_parquet(bad / "clients.parquet")
+    if case == "duplicate clients":
+        clients = pl.concat([clients, clients.head(2)])
+        expected = "clients.parquet lists 2 client_id value(s) on several rows"
+    else:
+        clients = clients.clear()
+        expected = "clients.parquet holds no client"
+    clients.write_parquet(bad / "clients.parquet")
+    before = client.get("/model_info").json()["loaded_at"]
+    try:
+        answer = reload_to(client, bad)
+    finally:
+        (served.parent / "LATEST").write_text(served.name + "\n")
+        shutil.rmtree(bad)
+    assert answer.status_code == 409, answer.text
+    error = answer.json()["error"]
+    assert error.startswith("reload: UserInputError: cannot serve snapshot 2026-07-01_bad")
+    assert expected in error and error.endswith("still serving the previous state")
+    assert known_ids[0] not in error
+    assert client.get("/model_info").json()["loaded_at"] == before
+    assert client.post("/next_purchase", json={"client_ids": known_ids[:2]}).status_code == 200
+
+
+def test_a_snapshot_far_from_the_champions_training_is_served_with_a_warning(
+    client: TestClient, served_setup: dict[str, Any]
+) -> None:
+    from serving.snapshot_checks import MAX_SNAPSHOT_MODEL_GAP_DAYS
+
+    root = served_setup["root"]
+    served = served_snapshot(served_setup)
+    assert client.get("/model_info").json()["warnings"] == []
+    as_of = served_setup["snapshot"].as_of - timedelta(days=MAX_SNAPSHOT_MODEL_GAP_DAYS + 30)
+    old = write_snapshot(root / "maison", as_of, root / "snapshots")  # not published: older
+    try:
+        answer = reload_to(client, old.path)
+        assert answer.status_code == 200, answer.text
+        info = client.get("/model_info").json()
+    finally:
+        reload_to(client, served)
+    assert info["snapshot"]["as_of"] == as_of.isoformat()
+    assert any(
+        f"snapshot as of {as_of} is {MAX_SNAPSHOT_MODEL_GAP_DAYS + 30} days before the "
+        "next_purchase champion" in warning
+        for warning in info["warnings"]
+    ), info["warnings"]
+    assert answer.json()["current"]["warnings"] == info["warnings"]
+    assert client.get("/model_info").json()["warnings"] == []
+
+
+def test_a_client_without_a_purchase_is_told_apart_from_an_unknown_id(
+    client: TestClient, served_setup: dict[str, Any], known_ids: list[str]
+) -> None:
+    from features.snapshot import NO_PURCHASE_TABLE
+
+    served = served_snapshot(served_setup)
+    maison = pl.read_parquet(served_setup["root"] / "maison" / "clients.parquet")
+    listed = pl.read_parquet(served / f"{NO_PURCHASE_TABLE}.parquet")["client_id"].to_list()
+    assert listed, "the synthetic maison lists clients without a purchase in its history"
+    assert set(listed) <= set(maison["client_id"]) and not set(listed) & set(known_ids)
+    ids = [listed[0], known_ids[0], "C-nobody"]
+    items = client.post("/next_purchase", json={"client_ids": ids}).json()
+    assert [item["status"] for item in items] == ["no_purchase_history", "ok", "unknown_client"]
+    assert items[0]["p_buy_90d"] is None and items[0]["reasons"] == []
+
+    older = served_copy(served_setup, "2026-07-01_older")  # written before the table existed
+    (older / f"{NO_PURCHASE_TABLE}.parquet").unlink()
+    try:
+        assert reload_to(client, older).status_code == 200
+        items = client.post("/next_purchase", json={"client_ids": ids}).json()
+    finally:
+        reload_to(client, served)
+    assert [item["status"] for item in items] == ["unknown_client", "ok", "unknown_client"]
 
 
 def test_a_reload_that_must_explain_every_client_answers_202_and_swaps_in_when_ready(

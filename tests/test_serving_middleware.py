@@ -1,12 +1,16 @@
-"""The service's ASGI middlewares on a tiny Starlette app: bearer-token auth, error bodies, logs."""
+"""The service's ASGI middlewares on a tiny Starlette app: bearer-token auth, body size limit,
+error bodies, logs."""
 
 from __future__ import annotations
 
 import json
 import logging
 import warnings
+from collections.abc import Iterator
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -184,3 +188,133 @@ def test_other_exceptions_keep_their_traceback(caplog: pytest.LogCaptureFixture)
         with caplog.at_level(logging.ERROR, logger=BENTOML_REQUEST_LOGGER):
             logger.error("Exception on %s [%s]", "/footfall", "POST", exc_info=True)
     assert "RuntimeError: boom" in caplog.text
+
+
+# -- request body size ------------------------------------------------------------------------
+
+LIMIT = 100
+
+
+async def read_all(request: Request) -> Response:
+    body = await request.body()
+    return JSONResponse({"bytes": len(body)})
+
+
+async def read_and_hide_errors(request: Request) -> Response:
+    """Like a framework turning any exception into a 500 of its own."""
+    try:
+        await request.body()
+    except Exception:
+        return JSONResponse({"error": "internal"}, status_code=500)
+    return JSONResponse({"ok": True})
+
+
+def limited_app(max_bytes: int = LIMIT) -> Starlette:
+    from serving.body_limit import RequestBodyLimit
+
+    routes = [
+        Route("/read", read_all, methods=["POST", "GET"]),
+        Route("/hiding", read_and_hide_errors, methods=["POST"]),
+    ]
+    application = Starlette(routes=routes)
+    application.add_middleware(RequestBodyLimit, max_bytes=max_bytes)
+    return application
+
+
+def chunks(total: int, size: int = 30) -> Iterator[bytes]:
+    """A body sent chunked (no Content-Length), ``size`` bytes at a time."""
+    for start in range(0, total, size):
+        yield b"x" * min(size, total - start)
+
+
+def test_a_body_up_to_the_limit_passes_whole() -> None:
+    client = TestClient(limited_app())
+    assert client.post("/read", content=b"x" * LIMIT).json() == {"bytes": LIMIT}
+    assert client.post("/read", content=chunks(LIMIT)).json() == {"bytes": LIMIT}
+    assert client.get("/read").json() == {"bytes": 0}
+
+
+@pytest.mark.parametrize("path", ["/read", "/hiding"])
+def test_a_body_over_the_limit_is_413_declared_or_chunked(path: str) -> None:
+    client = TestClient(limited_app())
+    for content in (b"x" * (LIMIT + 1), chunks(10 * LIMIT)):
+        answer = client.post(path, content=content)
+        assert answer.status_code == 413, answer.text
+        assert answer.json()["fields"] == ["body"]
+        assert answer.json()["error"].startswith("body: the request body is larger than")
+        assert f"{LIMIT:,} bytes" in answer.json()["error"]
+        assert answer.headers["connection"] == "close"
+
+
+def test_a_declared_length_over_the_limit_is_refused_before_reading_a_byte() -> None:
+    import asyncio
+
+    from serving.body_limit import MAX_BODY_BYTES, RequestBodyLimit
+
+    reached: list[str] = []
+    sent: list[dict] = []
+
+    async def application(scope: dict, receive: object, send: object) -> None:
+        reached.append(scope["path"])
+
+    async def receive() -> dict:
+        raise AssertionError("the body was read")
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    for length in (b"200000016", b"9" * 5000):  # the audit's 200 MB body; absurd lengths too
+        scope = {
+            "type": "http",
+            "method": "POST",
+            "path": "/next_purchase",
+            "headers": [(b"content-type", b"application/json"), (b"content-length", length)],
+        }
+        asyncio.run(RequestBodyLimit(application)(scope, receive, send))
+        assert sent[-2]["status"] == 413
+    assert reached == []
+    # the largest valid request, 1,000 ids of 128 characters, is far below the limit
+    largest = json.dumps({"client_ids": ["C" * 128] * 1000}).encode()
+    assert len(largest) < MAX_BODY_BYTES / 5
+
+
+def test_a_chunked_body_is_cut_off_once_past_the_limit() -> None:
+    import asyncio
+
+    from serving.body_limit import RequestBodyLimit
+
+    delivered = 0
+
+    async def receive() -> dict:
+        nonlocal delivered
+        delivered += 1
+        return {"type": "http.request", "body": b"x" * 40, "more_body": delivered < 1000}
+
+    sent: list[dict] = []
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/read",
+        "headers": [(b"transfer-encoding", b"chunked")],
+    }
+    asyncio.run(RequestBodyLimit(limited_app(), max_bytes=LIMIT)(scope, receive, send))
+    assert delivered == 3  # 120 bytes read of 40,000, then 413
+    assert [m.get("status") for m in sent if m["type"] == "http.response.start"] == [413]
+
+
+@settings(max_examples=60, deadline=None)
+@given(size=st.integers(0, 3 * LIMIT), piece=st.integers(1, 2 * LIMIT), chunked=st.booleans())
+def test_a_body_is_refused_exactly_when_it_passes_the_limit(
+    size: int, piece: int, chunked: bool
+) -> None:
+    client = TestClient(limited_app())
+    content = chunks(size, piece) if chunked else b"x" * size
+    answer = client.post("/read", content=content)
+    if size > LIMIT:
+        assert answer.status_code == 413
+    else:
+        assert answer.json() == {"bytes": size}  # whole, never cut

@@ -18,6 +18,7 @@ from serving.call_lists import CallLists
 from serving.errors import RequestRejected
 from serving.footfall import FootfallForecasts
 from serving.reload import BackgroundReload, ReloadNotice, failure_summary
+from serving.schemas import ModelFacts
 from serving.scoring import NextPurchaseScorer
 from serving.startup import check_ready_to_serve, sqlite_store_path
 from serving.state import StateSlot
@@ -456,3 +457,174 @@ def test_the_request_schema_leaves_divisions_to_the_champion() -> None:
     assert CallListRequest(boutique_id="B1", division="haute horlogerie").division
     with pytest.raises(ValidationError):
         CallListRequest(boutique_id="B1", division="bad\x00name")
+
+
+# -- snapshots the service refuses or warns about ---------------------------------------------
+
+
+def write_snapshot_folder(
+    folder: Path, client_ids: list[str], boutique_ids: list[str], as_of: date = AS_OF
+) -> Path:
+    """A snapshot folder with the tables and key columns the checks read."""
+    folder.mkdir(parents=True)
+    manifest = {"as_of": as_of.isoformat(), "columns": {"clients": ["client_id"]}}
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    pl.DataFrame({"client_id": client_ids}, schema={"client_id": pl.String}).write_parquet(
+        folder / "clients.parquet"
+    )
+    pl.DataFrame({"boutique_id": boutique_ids}).write_parquet(folder / "boutiques.parquet")
+    days = [as_of + timedelta(days=k) for k in range(3)]
+    pl.DataFrame(
+        {
+            "boutique_id": [b for b in boutique_ids for _ in days],
+            "target_date": days * len(boutique_ids),
+        }
+    ).write_parquet(folder / "boutique_daily.parquet")
+    hours = [datetime(as_of.year, as_of.month, as_of.day, h) for h in range(3)]
+    pl.DataFrame(
+        {
+            "boutique_id": [b for b in boutique_ids for _ in hours],
+            "target_hour": hours * len(boutique_ids),
+        }
+    ).write_parquet(folder / "boutique_hourly.parquet")
+    return folder
+
+
+def test_a_sound_snapshot_has_no_problem(tmp_path: Path) -> None:
+    from serving.snapshot_checks import stored_snapshot_problems
+
+    folder = write_snapshot_folder(tmp_path / "ok", ["C1", "C2"], ["B1", "B2"])
+    assert stored_snapshot_problems(folder) == []
+
+
+def test_duplicate_clients_are_refused_without_naming_them(tmp_path: Path) -> None:
+    from serving.snapshot_checks import stored_snapshot_problems
+
+    ids = ["C0000001", "C0000002", "C0000001", "C0000002", "C0000002", "C3"]
+    folder = write_snapshot_folder(tmp_path / "dup", ids, ["B1"])
+    (problem,) = stored_snapshot_problems(folder)
+    assert problem.startswith("snapshot dup: clients.parquet lists 2 client_id value(s)")
+    assert "(3 extra row(s))" in problem and "clientcast validate" in problem
+    assert "C0000001" not in problem and "C0000002" not in problem  # pseudonymous, still not logged
+
+
+def test_duplicate_boutiques_are_refused_naming_them(tmp_path: Path) -> None:
+    from serving.snapshot_checks import stored_snapshot_problems
+
+    folder = write_snapshot_folder(tmp_path / "dupb", ["C1"], ["B2", "B1", "B2", "B1", "B3"])
+    problems = stored_snapshot_problems(folder)
+    assert [p.split(" lists ")[0] for p in problems] == [
+        "snapshot dupb: boutiques.parquet",
+        "snapshot dupb: boutique_daily.parquet",
+        "snapshot dupb: boutique_hourly.parquet",
+    ]
+    assert "2 boutique_id value(s)" in problems[0] and "'B1', 'B2'" in problems[0]
+    assert "boutique_id, target_date" in problems[1]
+
+
+def test_a_snapshot_without_a_client_is_refused(tmp_path: Path) -> None:
+    from serving.snapshot_checks import stored_snapshot_problems
+
+    folder = write_snapshot_folder(tmp_path / "empty", [], ["B1"], as_of=date(2020, 1, 1))
+    (problem,) = stored_snapshot_problems(folder)
+    assert "clients.parquet holds no client" in problem
+
+
+def test_an_unreadable_table_is_a_problem_not_a_traceback(tmp_path: Path) -> None:
+    from serving.snapshot_checks import stored_snapshot_problems
+
+    folder = write_snapshot_folder(tmp_path / "cut", ["C1"], ["B1"])
+    (folder / "boutiques.parquet").write_bytes(b"PAR1 cut short")
+    (problem,) = stored_snapshot_problems(folder)
+    assert problem.startswith("snapshot cut: cannot read boutiques.parquet: ")
+
+
+def test_serve_refuses_a_snapshot_with_duplicate_clients_before_any_work(tmp_path: Path) -> None:
+    settings = Settings(tmp_path)
+    name = "2026-07-01_dup"
+    write_snapshot_folder(settings.snapshot_dir / name, ["C1", "C1"], ["B1"])
+    (settings.snapshot_dir / "LATEST").write_text(name + "\n")
+    with pytest.raises(UserInputError) as error:
+        check_ready_to_serve(settings)
+    assert f"snapshot {name}: clients.parquet lists 1 client_id value(s)" in str(error.value)
+
+
+def test_a_loaded_snapshot_with_duplicate_clients_cannot_become_the_state(tmp_path: Path) -> None:
+    from features.snapshot import OnlineSnapshot
+    from serving.state import build_state
+
+    folder = write_snapshot_folder(tmp_path / "2026-07-01_dup", ["C1", "C2", "C1"], ["B1"])
+    snapshot = OnlineSnapshot.load(folder)
+    never = (None, {"name": "np", "version": "1"})  # refused before the models are touched
+    with pytest.raises(UserInputError, match=r"clients\.parquet lists 1 client_id"):
+        build_state(snapshot, never, never)  # type: ignore[arg-type]
+
+
+def model(role: str, trained_as_of: date | None) -> ModelFacts:
+    return ModelFacts(
+        role=role,  # type: ignore[arg-type]
+        name=f"clientcast-{role}",
+        version="4",
+        alias="champion",
+        run_id=None,
+        registered_at=None,
+        trained_as_of=trained_as_of,
+        backtest_metrics={},
+    )
+
+
+def test_a_snapshot_far_from_the_champions_training_dates_is_warned_about() -> None:
+    from serving.snapshot_checks import MAX_SNAPSHOT_MODEL_GAP_DAYS, training_gap_warnings
+
+    limit = timedelta(days=MAX_SNAPSHOT_MODEL_GAP_DAYS)
+    models = [model("next_purchase", AS_OF), model("footfall", AS_OF - limit)]
+    assert training_gap_warnings(AS_OF, models) == []
+    assert training_gap_warnings(AS_OF - limit, models[:1]) == []
+    (late,) = training_gap_warnings(AS_OF + timedelta(days=1), models)
+    assert late.startswith(f"snapshot as of 2026-07-02 is {MAX_SNAPSHOT_MODEL_GAP_DAYS + 1} days")
+    assert "footfall champion (clientcast-footfall v4)" in late and "retrain" in late
+    (early,) = training_gap_warnings(date(2020, 1, 1), [model("next_purchase", AS_OF)])
+    assert "2,373 days before" in early and "seen what it is asked to predict" in early
+    assert training_gap_warnings(date(2031, 1, 2), [model("footfall", None)]) == []
+
+
+def test_clients_without_a_purchase_are_told_apart_from_unknown_ids(
+    scorer: NextPurchaseScorer,
+) -> None:
+    from dataclasses import replace
+
+    dormant = replace(scorer, no_purchase_history=frozenset({"d1"}))
+    items = dormant.score(["d1", "c1", "nobody"])
+    assert [item.status for item in items] == ["no_purchase_history", "ok", "unknown_client"]
+    assert items[0].p_buy_90d is None and items[0].reasons == []
+    assert dormant.heads.calls == [1]
+
+
+def test_the_snapshot_lists_its_clients_without_a_purchase_when_it_can(tmp_path: Path) -> None:
+    from features.snapshot import NO_PURCHASE_TABLE, OnlineSnapshot
+    from serving.state import clients_without_purchase
+
+    folder = write_snapshot_folder(tmp_path / "2026-07-01_x", ["C1"], ["B1"])
+    snapshot = OnlineSnapshot.load(folder)
+    assert clients_without_purchase(snapshot) == []  # an older snapshot: they stay unknown
+    pl.DataFrame({"client_id": ["C7", "C8"]}).write_parquet(folder / f"{NO_PURCHASE_TABLE}.parquet")
+    assert clients_without_purchase(snapshot) == ["C7", "C8"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("days", True), ("days", "2"), ("days", 2.0), ("n", True), ("horizon_days", "30")],
+)
+def test_integer_fields_refuse_booleans_strings_and_floats(field: str, value: object) -> None:
+    from pydantic import ValidationError
+
+    from serving.schemas import CallListRequest, FootfallRequest
+
+    model_class = FootfallRequest if field == "days" else CallListRequest
+    body = {"boutique_id": "B1", "start": "2026-07-02", field: value}
+    if model_class is CallListRequest:
+        body.pop("start")
+    with pytest.raises(ValidationError) as error:
+        model_class.model_validate_json(json.dumps(body))
+    assert [e["loc"] for e in error.value.errors()] == [(field,)]
+    assert model_class.model_validate_json(json.dumps({**body, field: 2}))

@@ -10,6 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from clientcast.settings import load_settings, settings_environment, workspace_settings
+from features.errors import UserInputError
 
 
 def test_defaults_follow_the_design(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -37,8 +38,27 @@ def test_command_line_overrides_win_and_none_is_ignored(monkeypatch: pytest.Monk
 
 def test_invalid_currency_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CLIENTCAST_REFERENCE_CURRENCY", "euro")
-    with pytest.raises(ValidationError, match="3-letter"):
+    with pytest.raises(UserInputError, match="3-letter") as refused:
         load_settings()
+    assert str(refused.value).startswith("CLIENTCAST_REFERENCE_CURRENCY: 'euro' is not valid")
+
+
+def test_every_bad_variable_is_named_in_one_user_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLIENTCAST_SEED", "abc")
+    monkeypatch.setenv("CLIENTCAST_SNAPSHOT_DIR", "snaps")
+    with pytest.raises(UserInputError) as refused:
+        load_settings(reference_currency="eu")
+    message = str(refused.value)
+    assert "CLIENTCAST_SEED: 'abc' is not valid: input should be a valid integer" in message
+    assert "setting reference_currency: 'eu' is not valid" in message  # an override, not the env
+    assert "SNAPSHOT" not in message
+    assert not isinstance(refused.value, ValidationError)
+
+
+def test_a_bad_secret_is_named_but_never_shown(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(UserInputError, match="setting api_token") as refused:
+        load_settings(api_token=["s3cret-token"])
+    assert "s3cret" not in str(refused.value)
 
 
 def test_api_token_is_never_shown(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,7 +9,17 @@ import polars as pl
 import pytest
 
 from features import snapshot as snapshot_module
-from features.snapshot import LATEST, MANIFEST, OnlineSnapshot, latest_snapshot, write_snapshot
+from features.contract import TABLES
+from features.errors import UserInputError
+from features.history import PurchaseHistory, empty_table
+from features.snapshot import (
+    LATEST,
+    MANIFEST,
+    NO_PURCHASE_TABLE,
+    OnlineSnapshot,
+    latest_snapshot,
+    write_snapshot,
+)
 
 AS_OF = date(2026, 7, 1)
 
@@ -22,8 +32,14 @@ def tiny_tables(monkeypatch: pytest.MonkeyPatch) -> dict[str, pl.DataFrame]:
         "boutiques": pl.DataFrame({"boutique_id": ["B1"], "timezone": ["Europe/Paris"]}),
         "boutique_daily": pl.DataFrame({"boutique_id": ["B1"], "horizon": [1]}),
         "boutique_hourly": pl.DataFrame({"boutique_id": ["B1"], "horizon": [1]}),
+        NO_PURCHASE_TABLE: pl.DataFrame({"client_id": ["c"]}),
     }
-    monkeypatch.setattr(snapshot_module, "load_history", lambda data_dir: None)
+    history = {name: empty_table(table) for name, table in TABLES.items()}
+    history["clients"] = pl.LazyFrame({"client_id": ["a", "b", "c"]})  # c never bought
+    monkeypatch.setattr(
+        snapshot_module, "load_history", lambda data_dir: PurchaseHistory(**history)
+    )
+    monkeypatch.setattr(snapshot_module, "checked_as_of", lambda history, as_of: as_of)
     monkeypatch.setattr(snapshot_module, "snapshot_tables", lambda *args: tables)
     return tables
 
@@ -72,6 +88,17 @@ def test_a_snapshot_carries_home_boutiques_and_consent_so_it_stands_alone(tmp_pa
     clients = load_history(data_dir).clients.collect()
     info = write_snapshot(data_dir, None, tmp_path / "snapshots")
     snapshot = OnlineSnapshot.load(info.path)
+    known = clients.filter(pl.col("first_purchase_date") < info.as_of)["client_id"]
+    unscored = sorted(set(known) - set(snapshot.clients["client_id"]))
+    stored = pl.read_parquet(info.path / f"{NO_PURCHASE_TABLE}.parquet")["client_id"].to_list()
+    assert unscored and stored == unscored  # the service tells them from unknown ids
+    assert info.notes[0] == (
+        f"{len(unscored)} clients of clients.parquet without a purchase before {info.as_of}: "
+        "not scored"
+    )
+    for outside in (date(2020, 1, 1), date(2030, 1, 1)):  # the library refuses, not only the CLI
+        with pytest.raises(UserInputError, match="--as-of"):
+            write_snapshot(data_dir, outside, tmp_path / "snapshots")
     for column in ("home_boutique_id", "contact_opt_in"):
         assert column in snapshot.clients.columns
     assert "birth_year" not in snapshot.clients.columns  # raw attributes stay in the history
@@ -84,3 +111,42 @@ def test_a_snapshot_carries_home_boutiques_and_consent_so_it_stands_alone(tmp_pa
             "client_id"
         )
     )
+
+
+def test_a_back_dated_snapshot_does_not_replace_the_one_served(
+    tmp_path: Path, tiny_tables: dict[str, pl.DataFrame]
+) -> None:
+    root = tmp_path / "snapshots"
+    served = write_snapshot(tmp_path, AS_OF, root)
+    back_dated = write_snapshot(tmp_path, date(2025, 6, 1), root)
+    assert served.published and not back_dated.published
+    assert latest_snapshot(root) == served.path
+    assert OnlineSnapshot.load(back_dated.path).as_of == date(2025, 6, 1)  # written all the same
+    [note] = [note for note in back_dated.notes if "not published" in note]
+    assert served.path.name in note and str(AS_OF) in note
+    again = write_snapshot(tmp_path, AS_OF, root)  # the same as-of again: a refresh, published
+    newer = write_snapshot(tmp_path, date(2026, 7, 3), root)
+    assert again.published and newer.published
+    assert latest_snapshot(root) == newer.path
+
+
+def test_a_broken_latest_is_replaced(tmp_path: Path, tiny_tables: dict[str, pl.DataFrame]) -> None:
+    root = tmp_path / "snapshots"
+    root.mkdir()
+    (root / LATEST).write_text("gone\n")
+    info = write_snapshot(tmp_path, date(2025, 6, 1), root)
+    assert info.published and latest_snapshot(root) == info.path
+
+
+def test_the_summary_counts_the_clients_without_a_purchase(
+    tmp_path: Path, tiny_tables: dict[str, pl.DataFrame]
+) -> None:
+    from rich.console import Console
+
+    info = write_snapshot(tmp_path, AS_OF, tmp_path / "snapshots")
+    assert info.notes == (
+        f"1 client of the clients table without a purchase before {AS_OF}: not scored",
+    )
+    console = Console(record=True, width=300)
+    console.print(info)
+    assert "1 client of the clients table" in console.export_text()

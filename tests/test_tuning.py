@@ -150,3 +150,44 @@ def test_a_storage_url_is_shown_without_its_password() -> None:
     shown = tuning.shown_storage("postgresql://optuna:s3cret@db.internal/studies")
     assert "s3cret" not in shown and "db.internal/studies" in shown
     assert tuning.shown_storage("sqlite:///optuna.db") == "sqlite:///optuna.db"
+
+
+@pytest.mark.parametrize("kind", ["not a database", "a folder"])
+def test_tuning_on_an_unreadable_storage_is_the_same_user_error_as_reading_it(
+    tmp_path: Path, kind: str
+) -> None:
+    """`tune` on a corrupt optuna.db stops with the message `train` gives, before any trial."""
+    storage_file = tmp_path / "optuna.db"
+    if kind == "a folder":
+        storage_file.mkdir()
+    else:
+        storage_file.write_bytes(bytes(range(256)) * 8)
+    storage = f"sqlite:///{storage_file}"
+    with pytest.raises(UserInputError) as reading:
+        tuning.best_params("quad", storage)
+    trials: list[int] = []
+
+    def recorded(trial: optuna.Trial) -> float:
+        trials.append(trial.number)
+        return quadratic(trial)
+
+    with pytest.raises(UserInputError) as tuning_run:
+        tuning.run_study(
+            recorded, "quad", storage, 2, "minimize", "tune-tests", show_progress=False
+        )
+    assert str(tuning_run.value) == str(reading.value)
+    assert trials == []
+    with pytest.raises(
+        UserInputError, match=f"cannot read the Optuna storage sqlite:///{tmp_path}"
+    ):
+        tuning.check_study_storage(storage)
+
+
+def test_checking_a_readable_or_missing_storage_passes_and_creates_nothing(tmp_path: Path) -> None:
+    missing = tmp_path / "absent" / "optuna.db"
+    tuning.check_study_storage(f"sqlite:///{missing}")
+    assert not missing.parent.exists()
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    seed_study("kept", storage, {"num_leaves": 9})
+    tuning.check_study_storage(storage)
+    assert tuning.best_params("kept", storage) == {"num_leaves": 9}

@@ -20,6 +20,7 @@ from features.validation import (
     EXAMPLE_ROWS,
     NON_PERSONAL_SUBJECTS,
     RULES,
+    WARNING_RULES,
     ValidationReport,
     local_date,
     personal_column_pattern,
@@ -313,6 +314,41 @@ def sale_after_closing(frames: Frames) -> Frames:
     return set_value(frames, "transactions", 3, "boutique_id", "b3")
 
 
+def header_only_transactions(frames: Frames) -> Frames:
+    return with_frame(frames, "transactions", frames["transactions"].head(0))
+
+
+def zoned_footfall_hours(frames: Frames) -> Frames:
+    """Footfall hours stored as UTC-aware date-times instead of local wall-clock time."""
+    zoned = frames["footfall"].with_columns(pl.col("hour_start").dt.replace_time_zone("UTC"))
+    return with_frame(frames, "footfall", zoned)
+
+
+def busy_b1_hours(frames: Frames, peak: int) -> Frames:
+    """Ten ordinary hours of b1 on 2 March 2024 (about 40 visitors), the last one at ``peak``."""
+    counts = [38, 41, 35, 44, 40, 39, 42, 37, 43, peak]
+    hours = pl.DataFrame(
+        {
+            "boutique_id": ["b1"] * 10,
+            "hour_start": [datetime(2024, 3, 2, 10 + i) for i in range(10)],
+            "visitors": counts,
+            "sensor": ["door"] * 10,
+        }
+    )
+    return with_frame(frames, "footfall", pl.concat([frames["footfall"], hours]))
+
+
+def drop_last_jpy_rate(frames: Frames) -> Frames:
+    """JPY sales of 1 and 3 March 2024 then only have the rate of 1 February."""
+    fx = frames["fx_rates"].filter(pl.col("date") != date(2024, 3, 1))
+    return with_frame(frames, "fx_rates", fx)
+
+
+def uncounted_footfall(frames: Frames) -> Frames:
+    footfall = frames["footfall"].with_columns(pl.lit(None, pl.Int64).alias("visitors"))
+    return with_frame(frames, "footfall", footfall)
+
+
 # (rule, table, column, breaker, row rule shows rows)
 BREAKS: list[tuple[str, str, str | None, Callable[[Frames], Frames], bool]] = [
     ("table_present", "products", None, lambda f: without(f, "products"), False),
@@ -472,6 +508,41 @@ BREAKS: list[tuple[str, str, str | None, Callable[[Frames], Frames], bool]] = [
         lambda f: set_value(f, "transactions", 0, "quantity", 0),
         True,
     ),
+    ("table_not_empty", "transactions", None, header_only_transactions, False),
+    ("local_time", "footfall", "hour_start", zoned_footfall_hours, False),
+    (
+        "finite",
+        "transactions",
+        "amount",
+        lambda f: set_value(f, "transactions", 1, "amount", float("inf")),
+        True,
+    ),
+    # Warnings: the history stays usable.
+    (
+        "on_the_hour",
+        "footfall",
+        "hour_start",
+        lambda f: set_value(f, "footfall", 1, "hour_start", datetime(2024, 3, 1, 11, 30)),
+        True,
+    ),
+    (
+        "local_time_exists",
+        "footfall",
+        "hour_start",
+        # Paris skips 02:00-03:00 on 31 March 2024.
+        lambda f: set_value(f, "footfall", 0, "hour_start", datetime(2024, 3, 31, 2)),
+        True,
+    ),
+    ("outlier", "footfall", "visitors", lambda f: busy_b1_hours(f, 2_000_000_000), True),
+    (
+        "outlier",
+        "transactions",
+        "amount",
+        lambda f: set_value(f, "transactions", 1, "amount", 1e9),
+        True,
+    ),
+    ("fx_stale", "transactions", "currency", drop_last_jpy_rate, True),
+    ("no_footfall", "footfall", "visitors", uncounted_footfall, True),
 ]
 
 
@@ -490,9 +561,15 @@ def test_each_rule_is_reported(
     shows_rows: bool,
 ) -> None:
     report = check(breaker(frames), tmp_path)
-    assert not report.ok
-    assert {violation.rule for violation in report.violations} == {rule}, report.to_dict()
-    violation = next(v for v in report.violations if v.table == table and v.column == column)
+    if rule in WARNING_RULES:
+        assert report.ok and not report.errors, report.to_dict()
+        assert {violation.rule for violation in report.warnings} == {rule}, report.to_dict()
+    else:
+        assert not report.ok
+        assert {violation.rule for violation in report.errors} == {rule}, report.to_dict()
+    violation = next(
+        v for v in report.violations if v.table == table and v.column == column and v.rule == rule
+    )
     assert violation.file.startswith(table)
     assert rule in RULES
     assert violation.message

@@ -17,6 +17,7 @@ import logging
 import os
 import sys
 import tempfile
+import uuid
 import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -26,6 +27,7 @@ from typing import Any, Protocol
 
 import polars as pl
 
+from features.atomic_write import output_errors
 from features.errors import UserInputError
 
 CHAMPION = "champion"
@@ -46,6 +48,19 @@ MODEL_REQUIREMENTS: tuple[str, ...] = (
 """The distributions a logged bundle imports to load and predict (MLflow adds ``mlflow``)."""
 MODEL_CODE_PACKAGES: tuple[str, ...] = ("features", "training")
 """The project's packages a bundle's loader imports, shipped inside every logged model."""
+PROBE_HTTP_SETTINGS: dict[str, str] = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
+}
+"""MLflow's HTTP settings while :func:`check_tracking_store` probes a server: an unreachable one
+answers within seconds instead of after MLflow's default retries (minutes)."""
+UNWRITABLE_STORE_REASONS: tuple[str, ...] = (
+    "read-only",
+    "readonly",
+    "permission denied",
+    "unable to open database file",
+)
+"""Words of a failure that says the store's file or folder cannot be written."""
 
 logger = logging.getLogger(__name__)
 
@@ -83,17 +98,176 @@ def _quiet_mlflow() -> None:
 
 
 def configure_tracking(tracking_uri: str, artifact_dir: Path) -> str:
-    """Point MLflow at the store (``sqlite:///mlruns.db`` by default) and return its URI.
+    """Point MLflow at the store (``sqlite:///mlruns.db`` by default), check that it can be
+    used (:func:`check_tracking_store`) and return its URI.
 
-    Called when a command runs, never at import. ``MLFLOW_TRACKING_URI`` in the environment wins
-    (the settings already resolve it).
+    Called when a command runs, never at import, so that a broken store stops the command before
+    its work. ``MLFLOW_TRACKING_URI`` in the environment wins (the settings already resolve it).
     """
     import mlflow
 
     _quiet_mlflow()
     mlflow.set_tracking_uri(tracking_uri)
     os.environ["CLIENTCAST_ARTIFACT_ROOT"] = str(Path(artifact_dir).resolve())
+    check_tracking_store(tracking_uri)
     return tracking_uri
+
+
+def shown_tracking_uri(tracking_uri: str) -> str:
+    """``tracking_uri`` as it may be printed: a password in it is masked."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(tracking_uri).render_as_string(hide_password=True)
+    except ArgumentError:  # a folder path: nothing to hide
+        return tracking_uri
+
+
+def _sqlite_database(tracking_uri: str) -> Path | None:
+    """The database file of a ``sqlite:///`` URI; None for any other store."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        url = make_url(tracking_uri)
+    except ArgumentError:
+        return None
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return Path(url.database)
+
+
+def _innermost_cause(error: BaseException) -> BaseException:
+    """The first failure of the chain that led to ``error`` (e.g. the refused connection
+    under MLflow's "API request failed", the sqlite3 error under SQLAlchemy's)."""
+    seen = {id(error)}
+    while True:
+        cause = error.__cause__ or error.__context__ or getattr(error, "orig", None)
+        if not isinstance(cause, BaseException) or id(cause) in seen:
+            return error
+        seen.add(id(cause))
+        error = cause
+
+
+def store_failure_reason(error: BaseException) -> str:
+    """What went wrong with the store, in one line: ``file is not a database``, ``connection
+    refused``, the first sentence of MLflow's own message..."""
+    cause = _innermost_cause(error)
+    if isinstance(cause, OSError) and cause.strerror:
+        text = cause.strerror if cause.filename is None else f"{cause.strerror}: {cause.filename}"
+    else:
+        text = getattr(cause, "message", None) or str(cause) or type(cause).__name__
+    text = " ".join(str(text).split())
+    first_sentence = text.split(". ")[0].rstrip(".")
+    if len(first_sentence) > 200:
+        first_sentence = first_sentence[:197] + "..."
+    if first_sentence[1:2].islower():  # "File is not..." reads "file is not...", "API" stays
+        first_sentence = first_sentence[:1].lower() + first_sentence[1:]
+    return first_sentence
+
+
+def _store_advice(tracking_uri: str, reason: str) -> str:
+    """What the user can do about an unusable store, depending on its kind and the failure."""
+    elsewhere = "or point MLFLOW_TRACKING_URI at another store"
+    if tracking_uri.startswith(("http://", "https://")):
+        return f"start that MLflow server or check its address and credentials, {elsewhere}"
+    if "maintenance mode" in reason:
+        return (
+            "MLflow 3 no longer writes folder stores: point MLFLOW_TRACKING_URI at a database "
+            "store such as sqlite:///mlruns.db (or set MLFLOW_ALLOW_FILE_STORE=true)"
+        )
+    if "out-of-date database schema" in reason:
+        return f"back it up and run `mlflow db upgrade {shown_tracking_uri(tracking_uri)}`"
+    if "locked" in reason:
+        return "another process is writing to it: run again once it has finished"
+    if any(words in reason.lower() for words in UNWRITABLE_STORE_REASONS):
+        return f"make it and its folder writable, {elsewhere}"
+    database = _sqlite_database(tracking_uri)
+    if database is not None and "already exists" in reason:
+        return (
+            f"it is half-initialised, its creation was interrupted: remove {database} and run "
+            f"again, {elsewhere}"
+        )
+    return f"repair or remove it, {elsewhere}"
+
+
+@contextmanager
+def tracking_store_errors(tracking_uri: str | None = None) -> Iterator[None]:
+    """Turn a failure to use the MLflow store (not a database, half-initialised, an old schema,
+    a folder store, an unreachable server) into a :class:`UserInputError` naming the store, the
+    reason and what to do, instead of a traceback."""
+    import requests
+    from mlflow.exceptions import MlflowException
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        yield
+    except (MlflowException, SQLAlchemyError, requests.RequestException, OSError) as error:
+        uri = tracking_uri or _tracking_uri()
+        reason = store_failure_reason(error)
+        raise UserInputError(
+            f"cannot use the MLflow store {shown_tracking_uri(uri)} ({reason}): "
+            f"{_store_advice(uri, reason)}"
+        ) from error
+
+
+@contextmanager
+def _impatient_http() -> Iterator[None]:
+    """Apply :data:`PROBE_HTTP_SETTINGS` for the duration of a probe, then restore."""
+    saved = {name: os.environ.get(name) for name in PROBE_HTTP_SETTINGS}
+    os.environ.update(PROBE_HTTP_SETTINGS)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _create_sqlite_store(database: Path) -> None:
+    """Create a new SQLite store's tables under a hidden temporary name, then link it into place.
+
+    MLflow's first use of a store runs its migrations for seconds; interrupted (Ctrl-C), it would
+    leave a half-initialised file that every later command fails on. Made aside, the store
+    appears whole or not at all; a store another process made meanwhile is kept.
+    """
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    database.parent.mkdir(parents=True, exist_ok=True)
+    staging = database.with_name(f".{database.name}.{uuid.uuid4().hex[:12]}.tmp")
+    try:
+        SqlAlchemyStore(f"sqlite:///{staging.resolve()}", str(_artifact_root())).engine.dispose()
+        try:
+            os.link(staging, database)
+        except FileExistsError:
+            pass  # another process created the store meanwhile: theirs is kept
+        except OSError:  # a file system without hard links
+            if not database.exists():
+                os.replace(staging, database)
+    finally:
+        staging.unlink(missing_ok=True)
+
+
+def check_tracking_store(tracking_uri: str | None = None) -> None:
+    """Open the MLflow store once (search one experiment) so that a broken one stops a command
+    before its work, not after a full training: raises :class:`UserInputError` naming the store
+    and what to do (:func:`tracking_store_errors`).
+
+    A new SQLite store is created whole first (:func:`_create_sqlite_store`); a server is asked
+    without MLflow's long retries (:data:`PROBE_HTTP_SETTINGS`). ``tracking_uri`` defaults to
+    the configured one.
+    """
+    from mlflow import MlflowClient
+
+    uri = tracking_uri or _tracking_uri()
+    with tracking_store_errors(uri), _impatient_http():
+        database = _sqlite_database(uri)
+        if database is not None and not database.exists():
+            _create_sqlite_store(database)
+        MlflowClient(tracking_uri=uri).search_experiments(max_results=1)
 
 
 def _artifact_root() -> Path:
@@ -101,14 +275,16 @@ def _artifact_root() -> Path:
 
 
 def ensure_experiment(name: str) -> str:
-    """The id of experiment ``name``, created with an absolute artifact location if missing."""
+    """The id of experiment ``name``, created with an absolute artifact location if missing
+    (an artifact folder that cannot be made raises :class:`UserInputError`)."""
     import mlflow
 
     experiment = mlflow.get_experiment_by_name(name)
     if experiment is not None:
         return experiment.experiment_id
     location = _artifact_root() / name
-    location.mkdir(parents=True, exist_ok=True)
+    with output_errors(location):
+        location.mkdir(parents=True, exist_ok=True)
     return mlflow.create_experiment(name, artifact_location=location.as_uri())
 
 
@@ -237,6 +413,10 @@ def _bundle_python_model() -> Any:
     class BundleModel(mlflow.pyfunc.PythonModel):
         """Pyfunc wrapper that loads a clientcast bundle directory with its own class."""
 
+        # The frames in and out are the bundle's own (its signature comes from the input
+        # example): MLflow's type-hint check would only warn users about a missing hint.
+        _skip_type_hint_validation = True
+
         def load_context(self, context: Any) -> None:
             module_name, class_name = context.model_config["bundle_class"].split(":")
             bundle_class = getattr(importlib.import_module(module_name), class_name)
@@ -283,7 +463,7 @@ def _client() -> Any:
     return MlflowClient()
 
 
-class RegistryError(RuntimeError):
+class RegistryError(UserInputError):
     """The model registry answered with an error other than "no such model or alias"."""
 
 
@@ -295,29 +475,33 @@ def alias_version(registered_name: str, alias: str) -> Any | None:
     """
     from mlflow.exceptions import MlflowException
 
-    client = _client()
-    try:
-        return client.get_model_version_by_alias(registered_name, alias)
-    except MlflowException as error:
-        if error.error_code == RESOURCE_DOES_NOT_EXIST:
-            return None
-        failure = error
-    # MLflow answers INVALID_PARAMETER_VALUE for a missing alias of an existing model: confirm.
-    try:
-        aliases = client.get_registered_model(registered_name).aliases
-    except MlflowException:
-        aliases = None
+    with tracking_store_errors():
+        client = _client()
+        try:
+            return client.get_model_version_by_alias(registered_name, alias)
+        except MlflowException as error:
+            if error.error_code == RESOURCE_DOES_NOT_EXIST:
+                return None
+            failure = error
+        # MLflow answers INVALID_PARAMETER_VALUE for a missing alias of an existing model.
+        try:
+            aliases = client.get_registered_model(registered_name).aliases
+        except MlflowException:
+            aliases = None
     if aliases is not None and alias not in aliases:
         return None
+    uri = _tracking_uri()
     raise RegistryError(
-        f"cannot read alias @{alias} of model {registered_name!r} from {_tracking_uri()}: "
-        f"{failure.error_code}: {failure.message}"
+        f"cannot read alias @{alias} of model {registered_name!r} from "
+        f"{shown_tracking_uri(uri)}: {failure.error_code}: {failure.message} "
+        f"({_store_advice(uri, failure.message)})"
     ) from failure
 
 
 def run_metrics(run_id: str) -> dict[str, float]:
     """The metrics logged in run ``run_id``."""
-    return dict(_client().get_run(run_id).data.metrics)
+    with tracking_store_errors():
+        return dict(_client().get_run(run_id).data.metrics)
 
 
 def promote(
@@ -359,8 +543,9 @@ def promote(
             f"({champion_value:.4f}; {direction} is better)"
         )
     alias = CHAMPION if beats else CHALLENGER
-    client.set_registered_model_alias(registered_name, alias, version)
-    client.set_model_version_tag(registered_name, version, "promotion", reason)
+    with tracking_store_errors():
+        client.set_registered_model_alias(registered_name, alias, version)
+        client.set_model_version_tag(registered_name, version, "promotion", reason)
     return PromotionDecision(registered_name, version, alias, reason, metric, value, champion_value)
 
 
@@ -375,13 +560,13 @@ def load_bundle(registered_name: str, alias: str = CHAMPION) -> tuple[Any, dict[
     version = alias_version(registered_name, alias)
     if version is None:
         raise UserInputError(
-            f"no model {registered_name!r} with alias @{alias} in {_tracking_uri()}: "
-            "run `clientcast train` first"
+            f"no model {registered_name!r} with alias @{alias} in "
+            f"{shown_tracking_uri(_tracking_uri())}: run `clientcast train` first"
         )
-    with import_path_kept():
+    with tracking_store_errors(), import_path_kept():
         model = mlflow.pyfunc.load_model(f"models:/{registered_name}/{version.version}")
+        run_metrics_logged = run_metrics(version.run_id) if version.run_id else {}
     bundle = model.unwrap_python_model().bundle
-    run_metrics_logged = run_metrics(version.run_id) if version.run_id else {}
     info = {
         "name": registered_name,
         "version": str(version.version),

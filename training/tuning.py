@@ -74,16 +74,21 @@ def open_study(
     direction: Literal["minimize", "maximize"],
     seed: int = DEFAULT_SEED,
 ) -> optuna.Study:
-    """Create or resume the study ``study_name`` in ``storage`` with TPE and median pruning."""
+    """Create or resume the study ``study_name`` in ``storage`` with TPE and median pruning.
+
+    An unreadable storage raises :class:`UserInputError` (:func:`storage_errors`), as reading
+    a study does.
+    """
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    return optuna.create_study(
-        study_name=study_name,
-        storage=storage,
-        direction=direction,
-        sampler=optuna.samplers.TPESampler(seed=seed),
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1),
-        load_if_exists=True,
-    )
+    with storage_errors(study_name, storage):
+        return optuna.create_study(
+            study_name=study_name,
+            storage=storage,
+            direction=direction,
+            sampler=optuna.samplers.TPESampler(seed=seed),
+            pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1),
+            load_if_exists=True,
+        )
 
 
 def run_study(
@@ -97,7 +102,11 @@ def run_study(
     seed: int = DEFAULT_SEED,
     show_progress: bool = True,
 ) -> optuna.Study:
-    """Run ``n_trials`` of ``objective`` in a parent MLflow run; return the study."""
+    """Run ``n_trials`` of ``objective`` in a parent MLflow run; return the study.
+
+    An unreadable storage raises :class:`UserInputError` before the first trial
+    (:func:`open_study`).
+    """
     study = open_study(study_name, storage, direction, seed=seed)
     logging.getLogger("optuna").setLevel(logging.WARNING)
     with tracking.training_run(mlflow_experiment, run_name=f"tune-{study_name}") as _:
@@ -132,11 +141,16 @@ def _sqlite_file_missing(storage: str) -> bool:
 
 
 @contextmanager
-def storage_errors(study_name: str, storage: str) -> Iterator[None]:
+def storage_errors(study_name: str | None, storage: str) -> Iterator[None]:
     """Turn a failure to read ``storage`` (not a database, a schema of another Optuna version,
-    a missing driver, a bad URL, a locked file) into a :class:`UserInputError` naming it: it
-    must not read as "no study", which would train on the defaults without a word."""
+    a missing driver, a bad URL, a locked file) into a :class:`UserInputError` naming it (and
+    the study ``study_name``, if given): it must not read as "no study", which would train on
+    the defaults without a word."""
     from sqlalchemy.exc import SQLAlchemyError
+
+    subject = (
+        "the Optuna storage" if study_name is None else f"the Optuna study {study_name!r} from"
+    )
 
     try:
         yield
@@ -148,10 +162,21 @@ def storage_errors(study_name: str, storage: str) -> Iterator[None]:
         OSError,
     ) as error:
         raise UserInputError(
-            f"cannot read the Optuna study {study_name!r} from {shown_storage(storage)} "
+            f"cannot read {subject} {shown_storage(storage)} "
             f"({type(error).__name__}: {str(error).splitlines()[0]}): repair or remove that "
             "storage, or point CLIENTCAST_OPTUNA_STORAGE at another one"
         ) from error
+
+
+def check_study_storage(storage: str) -> None:
+    """Open the Optuna ``storage`` once (list its studies) so that an unreadable one stops `tune`
+    or `train` before their work: raises :class:`UserInputError` (:func:`storage_errors`). A
+    missing SQLite file holds no study yet and is not created."""
+    if _sqlite_file_missing(storage):
+        return
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    with storage_errors(None, storage):
+        optuna.get_all_study_names(storage=storage)
 
 
 def load_existing_study(study_name: str, storage: str) -> optuna.Study | None:

@@ -11,8 +11,10 @@ read first.
 
 Each :class:`Violation` names the table, the file, the column and the rule, with the first
 offending rows (their 1-based row number in the file) and the total count of offending rows.
-Validation never raises on bad data: an unreadable file is itself a violation. Only a missing
-folder raises :class:`features.errors.UserInputError`.
+Most rules are errors; those of :data:`WARNING_RULES` (suspicious but legal data) are warnings,
+which leave :attr:`ValidationReport.ok` true. Validation never raises on bad data: an
+unreadable file is itself a violation. Only a missing folder raises
+:class:`features.errors.UserInputError`.
 
 The modules, each with one job: :mod:`~features.validation.report` (the report model),
 :mod:`~features.validation.sources` (opening files, file-level rules),
@@ -20,8 +22,9 @@ The modules, each with one job: :mod:`~features.validation.report` (the report m
 (local dates), :mod:`~features.validation.personal_data` (personal column names),
 :mod:`~features.validation.checks` (what a row rule is), the row rules in
 :mod:`~features.validation.schema_rules`, :mod:`~features.validation.value_rules` and
-:mod:`~features.validation.cross_table_rules`, and :mod:`~features.validation.evaluation`
-(running them).
+:mod:`~features.validation.cross_table_rules`, the warnings in
+:mod:`~features.validation.warning_rules`, and :mod:`~features.validation.evaluation` (running
+them).
 """
 
 from __future__ import annotations
@@ -38,14 +41,23 @@ from features.validation.evaluation import EXAMPLE_ROWS, evaluate, rule_frame, t
 from features.validation.local_time import (
     EARLIEST_DATE,
     local_date,
+    local_time_exists,
     utc_offset_changes,
     valid_time_zones,
 )
 from features.validation.personal_data import NON_PERSONAL_SUBJECTS, personal_column_pattern
 from features.validation.reference import ReferenceData, read_reference_data
-from features.validation.report import RULES, TableChecked, ValidationReport, Violation
+from features.validation.report import (
+    RULES,
+    WARNING_RULES,
+    TableChecked,
+    ValidationReport,
+    Violation,
+)
 from features.validation.schema_rules import (
+    rule_finite,
     rule_foreign_keys,
+    rule_local_times,
     rule_not_null,
     rule_types,
     rule_unique_key,
@@ -58,13 +70,27 @@ from features.validation.value_rules import (
     rule_fx_rates,
     rule_signs,
 )
+from features.validation.warning_rules import (
+    AMOUNT_OUTLIER_FACTOR,
+    FX_STALE_DAYS,
+    VISITORS_OUTLIER_FACTOR,
+    VISITORS_OUTLIER_FLOOR,
+    rule_footfall_hours,
+    rule_fx_staleness,
+    rule_outliers,
+)
 
 __all__ = [
+    "AMOUNT_OUTLIER_FACTOR",
     "EARLIEST_DATE",
     "EXAMPLE_ROWS",
+    "FX_STALE_DAYS",
     "NON_PERSONAL_SUBJECTS",
     "ROW_RULES",
     "RULES",
+    "VISITORS_OUTLIER_FACTOR",
+    "VISITORS_OUTLIER_FLOOR",
+    "WARNING_RULES",
     "Check",
     "ReferenceData",
     "Rule",
@@ -76,6 +102,7 @@ __all__ = [
     "evaluate",
     "file_violations",
     "local_date",
+    "local_time_exists",
     "open_table",
     "personal_column_pattern",
     "read_reference_data",
@@ -88,7 +115,9 @@ __all__ = [
 
 ROW_RULES: tuple[Rule, ...] = (
     rule_types,
+    rule_local_times,
     rule_not_null,
+    rule_finite,
     rule_unique_key,
     rule_foreign_keys,
     rule_fx_coverage,
@@ -98,8 +127,11 @@ ROW_RULES: tuple[Rule, ...] = (
     rule_date_range,
     rule_opening_period,
     rule_signs,
+    rule_footfall_hours,
+    rule_outliers,
+    rule_fx_staleness,
 )
-"""The row rules, in report order within a table."""
+"""The row rules, in report order within a table (the warnings last)."""
 
 
 def validate_history(
@@ -127,7 +159,7 @@ def validate_history(
         if (path := table_path(data_dir, table.name)) is not None:
             files[table.name] = path.name
     today = today or date.today()
-    reference, unreadable = read_reference_data(sources, today)
+    reference, unreadable = read_reference_data(sources, today, FX_STALE_DAYS)
     violations.extend(unreadable)
     for violation in unreadable:
         sources.pop(violation.table, None)
@@ -135,7 +167,7 @@ def validate_history(
     checks = [check for rule in ROW_RULES for check in rule(context)]
     rows, found = evaluate(context, checks)
     for name, source in sources.items():
-        violations.extend(file_violations(source, rows.get(name) or 0))
+        violations.extend(file_violations(source, rows.get(name)))
     violations.extend(found)
     order = {name: index for index, name in enumerate(TABLES)}
     violations.sort(key=lambda violation: order[violation.table])  # stable: rules keep order

@@ -15,6 +15,8 @@ from features.validation.checks import Check, ValidationContext
 from features.validation.hidden_columns import (
     CLOSED_ON,
     LOCAL_DATE,
+    MEDIAN_HOUR,
+    MEDIAN_LINE,
     OPENED_ON,
     ROW,
     ROWS,
@@ -82,13 +84,24 @@ def table_query(context: ValidationContext, name: str, checks: Sequence[Check]) 
 def rule_frame(context: ValidationContext, name: str) -> pl.LazyFrame:
     """The frame the rules of table ``name`` see: its own, plus what they look up.
 
-    Transactions gain their boutique's opening period, the sale's local date and the first FX
-    rate date of their currency; footfall gains its boutique's opening period.
+    Transactions gain their boutique's opening period, the sale's local date, the first FX
+    rate date of their currency and, when that currency's last rate is stale on the sale's
+    local date, that rate's date; footfall gains its boutique's time zone and opening period.
+    The usual sizes outliers are measured against are computed once here: the median absolute
+    line amount of each currency, the median count of each boutique's hours.
     """
     source = context.sources[name]
     frame = source.frame
     if name not in ("transactions", "footfall"):
         return frame
+    if name == "transactions" and source.has("amount", "currency"):
+        size = pl.col("amount").abs()
+        usual = pl.when(size > 0).then(size).median().over("currency")
+        frame = frame.with_columns(usual.alias(MEDIAN_LINE))
+    if name == "footfall" and source.has("boutique_id", "visitors"):
+        frame = frame.with_columns(
+            pl.col("visitors").median().over("boutique_id").alias(MEDIAN_HOUR)
+        )
     periods = context.reference.boutiques
     if periods is not None and source.has("boutique_id"):
         frame = frame.join(periods.lazy(), on="boutique_id", how="left", maintain_order="left")
@@ -106,6 +119,11 @@ def rule_frame(context: ValidationContext, name: str) -> pl.LazyFrame:
         first_rates = context.reference.first_rates
         if first_rates is not None and source.has("currency"):
             frame = frame.join(first_rates.lazy(), on="currency", how="left", maintain_order="left")
+        stale = context.reference.stale_rate_days
+        if stale is not None and source.has("currency"):
+            frame = frame.join(
+                stale.lazy(), on=["currency", LOCAL_DATE], how="left", maintain_order="left"
+            )
     return frame
 
 

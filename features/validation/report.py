@@ -1,13 +1,17 @@
 """What validation found: one :class:`Violation` per broken rule, gathered in a report.
 
 A report renders for a terminal (``clientcast validate``) or as plain JSON-ready data; the
-rules a violation can name are listed, with what each requires, in :data:`RULES`.
+rules a violation can name are listed, with what each requires, in :data:`RULES`. Most rules
+are errors: data that breaks them would be read wrong, or silently change features and
+forecasts. The rules of :data:`WARNING_RULES` flag data that is legal but suspicious (a sensor
+hour at 10:30, an amount a thousand times the usual): reported, yet the history stays usable.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from rich import box
 from rich.console import Group, RenderableType
@@ -17,12 +21,16 @@ from rich.text import Text
 
 RULES: dict[str, str] = {
     "table_present": "every required table has a file, <table>.parquet or <table>.csv",
-    "readable": "every file can be read as Parquet or CSV",
+    "readable": "every file can be read as Parquet or CSV, as its name says",
+    "csv_separator": "CSV files are separated by commas",
     "required_column": "every required column is present",
+    "table_not_empty": "clients, boutiques, products and transactions hold at least one row",
     "personal_data": "clients and transactions hold no names, e-mails, phones or addresses",
     "id_type": "identifier columns are stored as strings",
     "type": "every value converts to the column's contract type",
+    "local_time": "footfall hours are boutique-local wall-clock time, without offset or time zone",
     "not_null": "required values are present (not null, not NaN)",
+    "finite": "numbers are finite (not infinite)",
     "unique_key": "the table's key is unique",
     "foreign_key": "every reference names an existing row of the referenced table",
     "fx_coverage": "every sale's currency has a rate on or before the sale's local date",
@@ -40,8 +48,20 @@ RULES: dict[str, str] = {
     "boutique_open": "no sale or footfall in a boutique before it opened or after it closed",
     "sign_consistency": "quantity and amount have the same sign (a return is negative in both)",
     "quantity_non_zero": "quantity is not zero",
+    "no_footfall": "footfall rows, when present, hold at least one count",
+    "on_the_hour": "footfall hours start on the hour",
+    "local_time_exists": "footfall hours exist in their boutique's time zone (no DST gap)",
+    "outlier": "no count or amount out of all proportion with the usual ones",
+    "fx_stale": "each sale's FX rate is at most a week older than the sale",
 }
-"""Every rule validation enforces, by name, with what it requires."""
+"""Every rule validation enforces, by name, with what it requires (see :data:`WARNING_RULES`)."""
+
+WARNING_RULES: frozenset[str] = frozenset(
+    {"no_footfall", "on_the_hour", "local_time_exists", "outlier", "fx_stale"}
+)
+"""Rules whose violations are warnings: suspicious data, reported, that does not stop a command."""
+
+Severity = Literal["error", "warning"]
 
 
 @dataclass(frozen=True)
@@ -56,6 +76,11 @@ class Violation:
     examples: tuple[dict[str, object], ...] = ()
     count: int = 0
 
+    @property
+    def severity(self) -> Severity:
+        """``"warning"`` for the rules of :data:`WARNING_RULES`, else ``"error"``."""
+        return "warning" if self.rule in WARNING_RULES else "error"
+
     def to_dict(self) -> dict[str, object]:
         """The violation as plain JSON-ready data."""
         return {
@@ -63,6 +88,7 @@ class Violation:
             "file": self.file,
             "column": self.column,
             "rule": self.rule,
+            "severity": self.severity,
             "message": self.message,
             "count": self.count,
             "examples": [dict(example) for example in self.examples],
@@ -70,7 +96,8 @@ class Violation:
 
     def render(self) -> RenderableType:
         """The violation for a terminal: where, which rule, why, and the first offending rows."""
-        where = Text.assemble(("✗ ", "bold red"), (self.file, "bold"))
+        mark = ("✗ ", "bold red") if self.severity == "error" else ("! warning ", "bold yellow")
+        where = Text.assemble(mark, (self.file, "bold"))
         if self.column is not None:
             where.append(" · column ")
             where.append(self.column, style="cyan")
@@ -107,15 +134,27 @@ class ValidationReport:
     violations: tuple[Violation, ...]
 
     @property
+    def errors(self) -> tuple[Violation, ...]:
+        """The violations that break the contract."""
+        return tuple(v for v in self.violations if v.severity == "error")
+
+    @property
+    def warnings(self) -> tuple[Violation, ...]:
+        """The violations that only flag suspicious data."""
+        return tuple(v for v in self.violations if v.severity == "warning")
+
+    @property
     def ok(self) -> bool:
-        """True when the history follows the contract: no violation at all."""
-        return not self.violations
+        """True when the history follows the contract: no error (warnings allowed)."""
+        return not self.errors
 
     def to_dict(self) -> dict[str, object]:
         """The report as plain JSON-ready data."""
         return {
             "data_dir": str(self.data_dir),
             "ok": self.ok,
+            "errors": len(self.errors),
+            "warnings": len(self.warnings),
             "tables": [
                 {"table": checked.table, "file": checked.file, "rows": checked.rows}
                 for checked in self.tables
@@ -133,20 +172,29 @@ class ValidationReport:
             rows = "-" if checked.rows is None else f"{checked.rows:,}"
             tables.add_row(checked.table, checked.file, rows)
         parts: list[RenderableType] = [tables, *(v.render() for v in self.violations)]
+        warned = ""
+        if self.warnings:
+            warned = f" ({_count(len(self.warnings), 'warning')} above)"
         if self.ok:
             rows = sum(checked.rows or 0 for checked in self.tables)
             tables_rows = f"{len(self.tables)} tables, {rows:,} rows"
             summary = Text(
-                f"✓ {tables_rows}: the history follows the data contract", style="bold green"
+                f"✓ {tables_rows}: the history follows the data contract{warned}",
+                style="bold green",
             )
         else:
-            broken = len({violation.table for violation in self.violations})
+            broken = len({violation.table for violation in self.errors})
             summary = Text(
-                f"✗ {len(self.violations)} violation{'s' if len(self.violations) != 1 else ''} "
-                f"in {broken} table{'s' if broken != 1 else ''}: see docs/data-contract.md",
+                f"✗ {_count(len(self.errors), 'violation')} in {_count(broken, 'table')}"
+                f"{warned}: see docs/data-contract.md",
                 style="bold red",
             )
         return Group(*parts, summary)
+
+
+def _count(number: int, noun: str) -> str:
+    """``number`` and ``noun``, plural when needed: 1 warning, 2 warnings."""
+    return f"{number} {noun}{'s' if number != 1 else ''}"
 
 
 def _display(value: object) -> str:

@@ -25,6 +25,8 @@ ORDER: tuple[str, ...] = (
     "auckland",
     "auckland_run",
     "auckland_peers",
+    "auckland_tuning_daily",
+    "auckland_tuning_hourly",
     "footfall",
     "serving",
     "notebooks",

@@ -17,6 +17,10 @@ folder always holds the files of one run, and its manifest says which.
 
 The folder is written in a temporary sibling and renamed into place at the end, so a failed run
 leaves the previous forecasts of that date untouched.
+
+Both refuse an as-of the history cannot describe (:func:`features.snapshot.checked_as_of`) and
+champions trained as of a later date (:func:`check_no_look_ahead`): a back-dated forecast from
+models that saw the days it forecasts would look better than any real one.
 """
 
 from __future__ import annotations
@@ -36,7 +40,12 @@ from rich.table import Table
 from features.atomic_write import staged_directory
 from features.errors import UserInputError
 from features.history import PurchaseHistory, load_history
-from features.snapshot import DAILY_HORIZON_DAYS
+from features.snapshot import (
+    DAILY_HORIZON_DAYS,
+    checked_as_of,
+    clients_without_purchase,
+    unscored_clients_note,
+)
 from training.forecasts import accuracy, tables
 from training.forecasts.report import ReportInputs, write_report
 from training.progress import Progress, announce
@@ -73,7 +82,8 @@ class ForecastResult:
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         yield rows_table(
-            f"forecasts as of {self.as_of} ({self.horizon_days} days of daily footfall)", self.rows
+            f"forecasts as of {self.as_of} ({days(self.horizon_days)} of daily footfall)",
+            self.rows,
         )
         for model in self.models:
             yield f"model: {model}"
@@ -81,6 +91,11 @@ class ForecastResult:
             yield f"[yellow]note:[/] {note}"
         yield f"forecasts written to [bold]{self.directory}[/] in {self.seconds:.0f} s"
         yield f"report: [bold]{self.report}[/]"
+
+
+def days(count: int) -> str:
+    """'1 day', '28 days'."""
+    return f"{count} day" if count == 1 else f"{count} days"
 
 
 def checked_horizon(horizon_days: int) -> int:
@@ -120,6 +135,70 @@ def write_manifest(
 def model_label(kind: str, info: dict[str, Any]) -> str:
     """'footfall: clientcast-footfall v3 (@champion)' for the report and the summary."""
     return f"{kind}: {info['name']} v{info['version']} (@{info['alias']})"
+
+
+@dataclass(frozen=True)
+class Champion:
+    """A loaded champion: the ``train`` target that refits it, its version facts, its bundle."""
+
+    target: str
+    info: dict[str, Any]
+    bundle: Any
+
+    @property
+    def trained_as_of(self) -> date | None:
+        """The as-of date it was trained at (its bundle's metadata), None when not recorded."""
+        recorded = (getattr(self.bundle, "metadata", None) or {}).get("as_of")
+        return date.fromisoformat(str(recorded)[:10]) if recorded else None
+
+
+def check_no_look_ahead(champions: Sequence[Champion], as_of: date, data_dir: Path) -> None:
+    """Refuse to forecast as of ``as_of`` with a champion trained as of a later date.
+
+    Such a model learnt from the very days it would forecast (look-ahead): its forecast would
+    look better than any real one. The UserInputError names each champion and its training
+    date, and the ``clientcast train`` command that fits models fit for ``as_of``.
+    """
+    ahead = [
+        champion
+        for champion in champions
+        if champion.trained_as_of is not None and champion.trained_as_of > as_of
+    ]
+    if not ahead:
+        return
+    described = "; ".join(
+        f"{champion.info['name']} v{champion.info['version']} was trained as of "
+        f"{champion.trained_as_of}"
+        for champion in ahead
+    )
+    command = "clientcast train" if len(ahead) > 1 else f"clientcast train {ahead[0].target}"
+    latest = max(champion.trained_as_of for champion in ahead if champion.trained_as_of)
+    raise UserInputError(
+        f"forecasting as of {as_of} would use a champion trained on later data (look-ahead): "
+        f"{described}, after {as_of}. Run `{command} --data {data_dir} --as-of {as_of}` first, "
+        f"or forecast as of {latest} or later"
+    )
+
+
+def division_mismatch_note(history: PurchaseHistory, known: Sequence[str]) -> str | None:
+    """A warning when the products' divisions differ from those the next-purchase champion
+    learnt (``known``): its division probabilities then describe another catalogue, and the
+    features of an unseen division mean nothing to it. None when they agree."""
+    divisions = set(
+        history.products.select(pl.col("division").drop_nulls().unique().cast(pl.String))
+        .collect()
+        .to_series()
+        .to_list()
+    )
+    unseen, absent = sorted(divisions - set(known)), sorted(set(known) - divisions)
+    if not unseen and not absent:
+        return None
+    parts = []
+    if unseen:
+        parts.append(f"the products have divisions the champion never saw: {', '.join(unseen)}")
+    if absent:
+        parts.append(f"the champion knows divisions no product has: {', '.join(absent)}")
+    return f"{'; '.join(parts)}: retrain the next-purchase model on this history"
 
 
 def client_table(history: PurchaseHistory) -> pl.DataFrame:
@@ -187,7 +266,7 @@ class FootfallTablesResult:
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         yield rows_table(
-            f"footfall forecast as of {self.as_of} ({self.horizon_days} days daily)", self.rows
+            f"footfall forecast as of {self.as_of} ({days(self.horizon_days)} daily)", self.rows
         )
         yield f"model: {self.model}"
         if self.replaced:
@@ -213,16 +292,18 @@ def write_footfall_forecasts(
     that date rest on the footfall forecast this one supersedes, so they are not carried over
     (the result lists them, the manifest says the folder is a footfall-only run).
     """
-    from features.snapshot import default_as_of
     from training.tracking import configure_tracking, load_bundle
 
     started = time.perf_counter()
     horizon_days = checked_horizon(horizon_days)
     history = load_history(settings.data_dir)
-    as_of = as_of or default_as_of(history)
+    as_of = checked_as_of(history, as_of)
     announce(progress, "loading the footfall champion")
     configure_tracking(settings.tracking_uri, settings.mlflow_artifact_dir)
     footfall_model, footfall_info = load_bundle(settings.footfall_model)
+    check_no_look_ahead(
+        [Champion("footfall", footfall_info, footfall_model)], as_of, Path(settings.data_dir)
+    )
     model = model_label("footfall", footfall_info)
     announce(progress, f"forecasting footfall from {as_of}")
     footfall = planner_footfall(history, footfall_model, as_of, horizon_days)
@@ -258,17 +339,21 @@ def write_forecasts(
     last transaction or footfall hour. Raises UserInputError when a model is not trained yet.
     """
     from features.client_features import client_features
-    from features.snapshot import default_as_of
     from training.tracking import configure_tracking, load_bundle
 
     started = time.perf_counter()
     horizon_days = checked_horizon(horizon_days)
     history = load_history(settings.data_dir)
-    as_of = as_of or default_as_of(history)
+    as_of = checked_as_of(history, as_of)
     announce(progress, "loading the champion models")
     configure_tracking(settings.tracking_uri, settings.mlflow_artifact_dir)
     purchase_model, purchase_info = load_bundle(settings.next_purchase_model)
     footfall_model, footfall_info = load_bundle(settings.footfall_model)
+    champions = [
+        Champion("next-purchase", purchase_info, purchase_model),
+        Champion("footfall", footfall_info, footfall_model),
+    ]
+    check_no_look_ahead(champions, as_of, Path(settings.data_dir))
     models = (model_label("clients", purchase_info), model_label("footfall", footfall_info))
 
     boutiques = history.boutiques.collect()
@@ -289,6 +374,10 @@ def write_forecasts(
         purchase_model.predict(features), purchase_model.explain(features), clients
     )
     call_list = tables.call_list_table(next_purchase, clients, daily_forecast, as_of)
+    unscored = unscored_clients_note(
+        clients_without_purchase(history, next_purchase, as_of), as_of, Path(settings.data_dir)
+    )
+    divisions = division_mismatch_note(history, purchase_model.division_classes)
 
     announce(progress, "comparing with last year and the calendar")
     observed_daily, markers, last_year = (
@@ -355,5 +444,5 @@ def write_forecasts(
         rows=rows,
         models=models,
         seconds=time.perf_counter() - started,
-        notes=checked.notes,
+        notes=(*(note for note in (unscored, divisions) if note), *checked.notes),
     )
