@@ -37,6 +37,19 @@ def test_study_finds_the_minimum_and_persists(tmp_path: Path) -> None:
     assert best["x"] == pytest.approx(1.0, abs=0.4)
     resumed = tuning.open_study("quad", storage, "minimize")
     assert len(resumed.trials) == 25
+    import mlflow
+
+    trials = mlflow.search_runs(
+        experiment_names=["tune-tests"], filter_string="tags.trial_state = 'COMPLETE'"
+    )
+    assert len(trials) == 25  # one nested run per trial, under the study's parent run
+    assert set(trials["tags.mlflow.parentRunId"]) == {
+        mlflow.search_runs(
+            experiment_names=["tune-tests"], filter_string="tags.mlflow.runName = 'tune-quad'"
+        )["run_id"][0]
+    }
+    assert trials["metrics.validation_score"].min() == pytest.approx(study.best_value)
+    assert set(trials["tags.optuna_study"]) == {"quad"}
 
 
 def test_best_params_of_a_missing_study_is_none(tmp_path: Path) -> None:

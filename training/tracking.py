@@ -19,7 +19,7 @@ import sys
 import tempfile
 import uuid
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -584,14 +584,24 @@ def _tracking_uri() -> str:
     return mlflow.get_tracking_uri()
 
 
-def optuna_callback(metric_name: str) -> Any:
-    """An Optuna callback logging each trial as a nested run of the active MLflow run."""
-    import mlflow
-    from optuna_integration.mlflow import MLflowCallback
+def optuna_callback(metric_name: str) -> Callable[[Any, Any], None]:
+    """An Optuna callback logging each finished trial as a nested run of the active MLflow run:
+    its parameters, its value under ``metric_name`` (when it has one) and its state.
 
-    return MLflowCallback(
-        tracking_uri=mlflow.get_tracking_uri(),
-        metric_name=metric_name,
-        create_experiment=False,
-        mlflow_kwargs={"nested": True},
-    )
+    Written here rather than taken from ``optuna_integration.mlflow.MLflowCallback``, which
+    Optuna deprecated in 4.9.
+    """
+    import mlflow
+
+    def log_trial(study: Any, trial: Any) -> None:
+        parent = mlflow.active_run()
+        experiment_id = parent.info.experiment_id if parent is not None else None
+        with mlflow.start_run(
+            run_name=f"trial-{trial.number}", nested=True, experiment_id=experiment_id
+        ):
+            mlflow.log_params(trial.params)
+            mlflow.set_tags({"optuna_study": study.study_name, "trial_state": trial.state.name})
+            if trial.value is not None:
+                mlflow.log_metric(metric_name, trial.value)
+
+    return log_trial
