@@ -124,7 +124,7 @@ def client_directory(snapshot: OnlineSnapshot) -> pl.DataFrame:
     return directory.select(CLIENT_COLUMNS)
 
 
-def clients_without_purchase(snapshot: OnlineSnapshot) -> list[str]:
+def read_clients_without_purchase(snapshot: OnlineSnapshot) -> list[str]:
     """Ids of the snapshot's clients without a purchase before its date; empty when the snapshot
     does not list them (:data:`NO_PURCHASE_TABLE`): those ids are then ``unknown_client``."""
     path = Path(snapshot.path) / f"{NO_PURCHASE_TABLE}.parquet"
@@ -180,7 +180,7 @@ def build_state(
         facts.reference_currency,
         snapshot.as_of,
         versions[NEXT_PURCHASE],
-        clients_without_purchase(snapshot),
+        read_clients_without_purchase(snapshot),
     )
     daily, hourly = footfall_forecast_frames(ff_bundle, snapshot)
     timezones = dict(

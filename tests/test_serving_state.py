@@ -602,13 +602,13 @@ def test_clients_without_a_purchase_are_told_apart_from_unknown_ids(
 
 def test_the_snapshot_lists_its_clients_without_a_purchase_when_it_can(tmp_path: Path) -> None:
     from features.snapshot import NO_PURCHASE_TABLE, OnlineSnapshot
-    from serving.state import clients_without_purchase
+    from serving.state import read_clients_without_purchase
 
     folder = write_snapshot_folder(tmp_path / "2026-07-01_x", ["C1"], ["B1"])
     snapshot = OnlineSnapshot.load(folder)
-    assert clients_without_purchase(snapshot) == []  # an older snapshot: they stay unknown
+    assert read_clients_without_purchase(snapshot) == []  # an older snapshot: they stay unknown
     pl.DataFrame({"client_id": ["C7", "C8"]}).write_parquet(folder / f"{NO_PURCHASE_TABLE}.parquet")
-    assert clients_without_purchase(snapshot) == ["C7", "C8"]
+    assert read_clients_without_purchase(snapshot) == ["C7", "C8"]
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ import pytest
 
 from features.errors import UserInputError
 from training import tracking, tuning
+from training.store_urls import shown_url
 
 
 def quadratic(trial: optuna.Trial) -> float:
@@ -138,6 +139,15 @@ def test_a_missing_sqlite_storage_holds_no_study_and_is_not_created(tmp_path: Pa
     assert not storage_file.exists()
 
 
+def unreadable_storage(storage_file: Path, kind: str) -> str:
+    """A SQLite storage URL whose file is ``kind``: "not a database" or "a folder"."""
+    if kind == "a folder":
+        storage_file.mkdir()
+    else:
+        storage_file.write_bytes(bytes(range(256)) * 8)
+    return f"sqlite:///{storage_file}"
+
+
 @pytest.mark.parametrize(
     ("kind", "error"),
     [("not a database", "DatabaseError"), ("a folder", "OperationalError")],
@@ -147,11 +157,7 @@ def test_an_unreadable_storage_is_a_user_error_naming_it(
 ) -> None:
     data = write_history(tmp_path / "a")
     storage_file = tmp_path / "optuna.db"
-    if kind == "a folder":
-        storage_file.mkdir()
-    else:
-        storage_file.write_bytes(bytes(range(256)) * 8)
-    storage = f"sqlite:///{storage_file}"
+    storage = unreadable_storage(storage_file, kind)
     with pytest.raises(UserInputError, match=error) as raised:
         tuning.tuned_parameters("next-purchase", data, storage)
     assert str(storage_file) in str(raised.value)
@@ -160,9 +166,9 @@ def test_an_unreadable_storage_is_a_user_error_naming_it(
 
 
 def test_a_storage_url_is_shown_without_its_password() -> None:
-    shown = tuning.shown_storage("postgresql://optuna:s3cret@db.internal/studies")
+    shown = shown_url("postgresql://optuna:s3cret@db.internal/studies")
     assert "s3cret" not in shown and "db.internal/studies" in shown
-    assert tuning.shown_storage("sqlite:///optuna.db") == "sqlite:///optuna.db"
+    assert shown_url("sqlite:///optuna.db") == "sqlite:///optuna.db"
 
 
 @pytest.mark.parametrize("kind", ["not a database", "a folder"])
@@ -171,11 +177,7 @@ def test_tuning_on_an_unreadable_storage_is_the_same_user_error_as_reading_it(
 ) -> None:
     """`tune` on a corrupt optuna.db stops with the message `train` gives, before any trial."""
     storage_file = tmp_path / "optuna.db"
-    if kind == "a folder":
-        storage_file.mkdir()
-    else:
-        storage_file.write_bytes(bytes(range(256)) * 8)
-    storage = f"sqlite:///{storage_file}"
+    storage = unreadable_storage(storage_file, kind)
     with pytest.raises(UserInputError) as reading:
         tuning.best_params("quad", storage)
     trials: list[int] = []

@@ -29,6 +29,7 @@ import polars as pl
 
 from features.atomic_write import output_errors
 from features.errors import UserInputError
+from training.store_urls import shown_url, sqlite_database
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
@@ -113,31 +114,6 @@ def configure_tracking(tracking_uri: str, artifact_dir: Path) -> str:
     return tracking_uri
 
 
-def shown_tracking_uri(tracking_uri: str) -> str:
-    """``tracking_uri`` as it may be printed: a password in it is masked."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    try:
-        return make_url(tracking_uri).render_as_string(hide_password=True)
-    except ArgumentError:  # a folder path: nothing to hide
-        return tracking_uri
-
-
-def _sqlite_database(tracking_uri: str) -> Path | None:
-    """The database file of a ``sqlite:///`` URI; None for any other store."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    try:
-        url = make_url(tracking_uri)
-    except ArgumentError:
-        return None
-    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
-        return None
-    return Path(url.database)
-
-
 def _innermost_cause(error: BaseException) -> BaseException:
     """The first failure of the chain that led to ``error`` (e.g. the refused connection
     under MLflow's "API request failed", the sqlite3 error under SQLAlchemy's)."""
@@ -178,12 +154,12 @@ def _store_advice(tracking_uri: str, reason: str) -> str:
             "store such as sqlite:///mlruns.db (or set MLFLOW_ALLOW_FILE_STORE=true)"
         )
     if "out-of-date database schema" in reason:
-        return f"back it up and run `mlflow db upgrade {shown_tracking_uri(tracking_uri)}`"
+        return f"back it up and run `mlflow db upgrade {shown_url(tracking_uri)}`"
     if "locked" in reason:
         return "another process is writing to it: run again once it has finished"
     if any(words in reason.lower() for words in UNWRITABLE_STORE_REASONS):
         return f"make it and its folder writable, {elsewhere}"
-    database = _sqlite_database(tracking_uri)
+    database = sqlite_database(tracking_uri)
     if database is not None and "already exists" in reason:
         return (
             f"it is half-initialised, its creation was interrupted: remove {database} and run "
@@ -207,8 +183,7 @@ def tracking_store_errors(tracking_uri: str | None = None) -> Iterator[None]:
         uri = tracking_uri or _tracking_uri()
         reason = store_failure_reason(error)
         raise UserInputError(
-            f"cannot use the MLflow store {shown_tracking_uri(uri)} ({reason}): "
-            f"{_store_advice(uri, reason)}"
+            f"cannot use the MLflow store {shown_url(uri)} ({reason}): {_store_advice(uri, reason)}"
         ) from error
 
 
@@ -264,7 +239,7 @@ def check_tracking_store(tracking_uri: str | None = None) -> None:
 
     uri = tracking_uri or _tracking_uri()
     with tracking_store_errors(uri), _impatient_http():
-        database = _sqlite_database(uri)
+        database = sqlite_database(uri)
         if database is not None and not database.exists():
             _create_sqlite_store(database)
         MlflowClient(tracking_uri=uri).search_experiments(max_results=1)
@@ -493,7 +468,7 @@ def alias_version(registered_name: str, alias: str) -> Any | None:
     uri = _tracking_uri()
     raise RegistryError(
         f"cannot read alias @{alias} of model {registered_name!r} from "
-        f"{shown_tracking_uri(uri)}: {failure.error_code}: {failure.message} "
+        f"{shown_url(uri)}: {failure.error_code}: {failure.message} "
         f"({_store_advice(uri, failure.message)})"
     ) from failure
 
@@ -561,7 +536,7 @@ def load_bundle(registered_name: str, alias: str = CHAMPION) -> tuple[Any, dict[
     if version is None:
         raise UserInputError(
             f"no model {registered_name!r} with alias @{alias} in "
-            f"{shown_tracking_uri(_tracking_uri())}: run `clientcast train` first"
+            f"{shown_url(_tracking_uri())}: run `clientcast train` first"
         )
     with tracking_store_errors(), import_path_kept():
         model = mlflow.pyfunc.load_model(f"models:/{registered_name}/{version.version}")

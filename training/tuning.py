@@ -26,6 +26,7 @@ from features.errors import UserInputError
 from features.history import HistoryError
 from features.random_seed import DEFAULT_SEED
 from training import tracking
+from training.store_urls import shown_url, sqlite_database
 
 Objective = Callable[[optuna.Trial], float]
 
@@ -55,17 +56,6 @@ def study_name(family: str, data_dir: Path | str) -> str:
     """The name of ``family``'s study tuned on the history in ``data_dir``:
     ``<family>@<data fingerprint>`` (see :func:`data_fingerprint`)."""
     return f"{family}@{data_fingerprint(data_dir)}"
-
-
-def shown_storage(storage: str) -> str:
-    """``storage`` as it may be printed: a database password is masked."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    try:
-        return make_url(storage).render_as_string(hide_password=True)
-    except ArgumentError:
-        return storage
 
 
 def open_study(
@@ -123,21 +113,9 @@ def run_study(
 
 def _sqlite_file_missing(storage: str) -> bool:
     """Whether ``storage`` is a SQLite file that does not exist (so holds no study): opening it
-    would create it."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    try:
-        url = make_url(storage)
-    except ArgumentError:
-        return False  # optuna.load_study reports the bad URL
-    database = url.database
-    return (
-        url.get_backend_name() == "sqlite"
-        and bool(database)
-        and database != ":memory:"
-        and (not Path(database).exists())
-    )
+    would create it. Any other URL, even a bad one, is left to Optuna to report."""
+    database = sqlite_database(storage)
+    return database is not None and not database.exists()
 
 
 @contextmanager
@@ -162,7 +140,7 @@ def storage_errors(study_name: str | None, storage: str) -> Iterator[None]:
         OSError,
     ) as error:
         raise UserInputError(
-            f"cannot read {subject} {shown_storage(storage)} "
+            f"cannot read {subject} {shown_url(storage)} "
             f"({type(error).__name__}: {str(error).splitlines()[0]}): repair or remove that "
             "storage, or point CLIENTCAST_OPTUNA_STORAGE at another one"
         ) from error
@@ -237,7 +215,7 @@ class TunedParameters:
         else:
             text = (
                 f"defaults: no Optuna study {self.study_name} for this data in "
-                f"{shown_storage(self.storage)}"
+                f"{shown_url(self.storage)}"
             )
         overrides = sorted(overridden)
         return f"{text}; overridden: {', '.join(overrides)}" if overrides else text

@@ -47,7 +47,8 @@ from training.next_purchase.models import (
 from training.next_purchase.reasons import catalogue_templates
 from training.next_purchase.search_space import booster_params, booster_space
 from training.progress import Progress, announce
-from training.tuning import TunedParameters, shown_storage, study_name, tuned_parameters
+from training.store_urls import shown_url
+from training.tuning import TunedParameters, study_name, tuned_parameters
 from training.workspace import WorkspaceSettings
 
 EXPERIMENT = "next-purchase"
@@ -631,7 +632,7 @@ def tune_next_purchase(
     pruned = [t for t in finished.trials if t.state == optuna.trial.TrialState.PRUNED]
     return {
         "study_name": study,
-        "storage": shown_storage(settings.optuna_storage),
+        "storage": shown_url(settings.optuna_storage),
         "trials": len(finished.trials),
         "completed": len(completed),
         "pruned": len(pruned),
