@@ -875,6 +875,41 @@ def test_a_forecast_before_the_champions_training_date_is_refused(
     assert f"forecast as of {trained} or later" in message
 
 
+def test_a_back_dated_training_serves_back_dated_forecasts_and_never_takes_the_champion(
+    setup: ForecastSetup, tmp_path: Path
+) -> None:
+    """The way out the look-ahead refusal names: `train --as-of D` registers a version that a
+    forecast as of D then uses, while the champion (trained later) keeps serving."""
+    from training import tracking
+    from training.footfall import FootfallOptions, train_footfall
+
+    for store in ("mlruns.db", "optuna.db"):  # a copy of the registry: v1 is the champion
+        shutil.copy(setup.root / store, tmp_path / store)
+    settings = workspace_settings(tmp_path, data_dir=setup.settings.data_dir)
+    champion_as_of = setup.result.as_of - timedelta(days=28)
+    back_dated = champion_as_of - timedelta(days=35)
+    report = train_footfall(settings, back_dated, options=FootfallOptions(**LIGHT_FOOTFALL))
+    assert report.version == "2" and report.alias == tracking.CHALLENGER
+    assert f"trained as of {back_dated}, before champion v1 ({champion_as_of})" in (
+        report.promotion_reason
+    )
+    assert str(tracking.alias_version(settings.footfall_model, tracking.CHAMPION).version) == "1"
+
+    result = write_footfall_forecasts(settings, back_dated, 14)
+    assert result.model == "footfall: clientcast-footfall v2 (@challenger)"
+    assert result.notes == (
+        f"footfall: champion v1 was trained as of {champion_as_of}, after {back_dated}; the "
+        f"forecast uses v2, trained as of {back_dated} (no look-ahead)",
+    )
+    daily = pl.read_parquet(result.directory / "footfall_daily.parquet")
+    assert daily["date"].min() == back_dated
+    # From the champion's own date on, the champion forecasts again.
+    assert write_footfall_forecasts(settings, champion_as_of, 14).notes == ()
+    # Earlier than every version: still refused, naming the command.
+    with pytest.raises(UserInputError, match="look-ahead"):
+        write_footfall_forecasts(settings, back_dated - timedelta(days=1), 14)
+
+
 def test_a_forecast_outside_the_history_is_refused_before_loading_models(
     setup: ForecastSetup, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -169,3 +169,51 @@ def test_a_logged_parquet_table_reads_back_whole(store: Path) -> None:
     for artifact in ("backtest_forecasts_daily.parquet", "nested/forecasts.parquet"):
         back = pl.read_parquet(client.download_artifacts(run_id, artifact))
         assert back.equals(frame)
+
+
+def register_trained(
+    booster: lgb.Booster, auc: float, trained: str, champion_auc: float = 0.5
+) -> tracking.PromotionDecision:
+    """Register a version trained as of ``trained`` (ISO date); promote it by ``auc`` against
+    ``champion_auc``."""
+    from datetime import date
+
+    as_of = date.fromisoformat(trained)
+    with tracking.training_run("tests", run_name=f"trained {trained}"):
+        version = tracking.log_bundle(TinyBundle(booster), "test-model", trained_as_of=as_of)
+        return tracking.promote(
+            "test-model", version, {"auc": auc}, "auc", True, champion_auc, as_of
+        )
+
+
+def test_a_back_dated_version_never_replaces_a_newer_champion(
+    store: Path, booster: lgb.Booster
+) -> None:
+    assert register_trained(booster, 0.7, "2026-06-01").alias == tracking.CHAMPION
+    back_dated = register_trained(booster, 0.9, "2026-05-01")
+    assert back_dated.alias == tracking.CHALLENGER
+    assert back_dated.reason.startswith(
+        "trained as of 2026-05-01, before champion v1 (2026-06-01): a back-dated model never"
+    )
+    newer = register_trained(booster, 0.9, "2026-06-01")  # same date: the metric decides
+    assert newer.alias == tracking.CHAMPION
+
+
+def test_the_newest_version_trained_by_a_date_is_found_with_its_alias(
+    store: Path, booster: lgb.Booster
+) -> None:
+    from datetime import date
+
+    register(booster, 0.8)  # untagged, like versions registered before the tag existed
+    assert register_trained(booster, 0.7, "2026-03-01").alias == tracking.CHAMPION  # v2
+    register_trained(booster, 0.6, "2026-05-01", champion_auc=0.7)  # v3, then no alias
+    register_trained(booster, 0.6, "2026-04-01", champion_auc=0.7)  # v4, @challenger
+    assert tracking.latest_version_trained_by("test-model", date(2026, 2, 28)) is None
+    found = tracking.latest_version_trained_by("test-model", date(2026, 4, 15))
+    assert str(found.version) == "4" and tracking.version_trained_as_of(found) == date(2026, 4, 1)
+    assert list(found.aliases) == [tracking.CHALLENGER]
+    latest = tracking.latest_version_trained_by("test-model", date(2026, 12, 31))
+    assert str(latest.version) == "3" and not latest.aliases
+    bundle, info = tracking.load_version("test-model", latest)
+    assert info["alias"] is None and info["trained_as_of"] == date(2026, 5, 1)
+    assert isinstance(bundle, TinyBundle)

@@ -6,7 +6,9 @@ service can unwrap the bundle and call the boosters directly. The logged model c
 needs to be loaded elsewhere: the project's ``features`` and ``training`` packages as code, and
 its third-party requirements pinned to the versions it was trained with. Promotion follows the
 champion/challenger rule: a new version becomes ``@champion`` only when it beats the current
-champion on the same backtest; otherwise it stays ``@challenger``.
+champion on the same backtest; otherwise it stays ``@challenger``. Every version is tagged
+with the date it was trained as of, so that a back-dated model never replaces a champion trained
+on later data, and a back-dated forecast can find the newest version that saw nothing after it.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -34,6 +37,8 @@ from training.store_urls import shown_url, sqlite_database
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 RESOURCE_DOES_NOT_EXIST = "RESOURCE_DOES_NOT_EXIST"
+TRAINED_AS_OF_TAG = "trained_as_of"
+"""The model version tag holding the ISO date a version was trained as of."""
 
 MODEL_REQUIREMENTS: tuple[str, ...] = (
     "cloudpickle",  # the pyfunc wrapper is pickled with it
@@ -409,8 +414,13 @@ def log_bundle(
     registered_name: str,
     input_example: Any = None,
     tags: Mapping[str, str] | None = None,
+    trained_as_of: date | None = None,
 ) -> str:
-    """Log ``bundle`` as a pyfunc model in the active run, register it; return the version."""
+    """Log ``bundle`` as a pyfunc model in the active run, register it; return the version.
+
+    ``trained_as_of`` (the cutoff of its features and labels) is kept as the version's
+    :data:`TRAINED_AS_OF_TAG`, which promotion and back-dated forecasts read.
+    """
     import mlflow.pyfunc
 
     bundle_class = f"{type(bundle).__module__}:{type(bundle).__qualname__}"
@@ -429,7 +439,13 @@ def log_bundle(
             pip_requirements=model_requirements(),
             code_paths=model_code_paths(),
         )
-    return str(info.registered_model_version)
+    version = str(info.registered_model_version)
+    if trained_as_of is not None:
+        with tracking_store_errors():
+            _client().set_model_version_tag(
+                registered_name, version, TRAINED_AS_OF_TAG, trained_as_of.isoformat()
+            )
+    return version
 
 
 def _client() -> Any:
@@ -473,6 +489,30 @@ def alias_version(registered_name: str, alias: str) -> Any | None:
     ) from failure
 
 
+def version_trained_as_of(version: Any) -> date | None:
+    """The date a registered model version was trained as of (its tag); None when untagged."""
+    recorded = (getattr(version, "tags", None) or {}).get(TRAINED_AS_OF_TAG)
+    return date.fromisoformat(recorded) if recorded else None
+
+
+def latest_version_trained_by(registered_name: str, as_of: date) -> Any | None:
+    """The newest version of ``registered_name`` trained as of ``as_of`` or earlier (latest
+    training date, then highest version number): the model a forecast back-dated to ``as_of``
+    may use without look-ahead. None when no tagged version qualifies."""
+    with tracking_store_errors():
+        versions = _client().search_model_versions(f"name = '{registered_name}'")
+    dated = [
+        (trained, int(version.version))
+        for version in versions
+        if (trained := version_trained_as_of(version)) is not None and trained <= as_of
+    ]
+    if not dated:
+        return None
+    # Searches leave the aliases out: read the chosen version itself.
+    with tracking_store_errors():
+        return _client().get_model_version(registered_name, str(max(dated)[1]))
+
+
 def run_metrics(run_id: str) -> dict[str, float]:
     """The metrics logged in run ``run_id``."""
     with tracking_store_errors():
@@ -486,13 +526,16 @@ def promote(
     metric: str,
     higher_is_better: bool,
     champion_value: float | None = None,
+    trained_as_of: date | None = None,
 ) -> PromotionDecision:
     """Make ``version`` the champion when it beats the champion's ``metric`` on the same backtest.
 
     ``champion_value`` is the current champion scored by the caller on the very backtest that
     produced ``metrics``; when omitted, the value logged on the champion's own run is used.
     Without a champion, or with a champion that has no ``metric`` to compare with, the new version
-    wins (the reason says which). A version that already is the champion is left as it is.
+    wins (the reason says which). A version that already is the champion is left as it is. A
+    version ``trained_as_of`` an earlier date than the champion (a back-dated training) stays
+    challenger whatever its metric: the service must not fall back to older knowledge.
     """
     client = _client()
     value = float(metrics[metric])
@@ -502,10 +545,23 @@ def promote(
         return PromotionDecision(
             registered_name, str(version), CHAMPION, reason, metric, value, champion_value
         )
-    if champion is not None and champion_value is None and champion.run_id:
+    champion_trained = version_trained_as_of(champion) if champion is not None else None
+    back_dated = (
+        trained_as_of is not None
+        and champion_trained is not None
+        and trained_as_of < champion_trained
+    )
+    if champion is not None and champion_value is None and champion.run_id and not back_dated:
         champion_value = run_metrics(champion.run_id).get(metric)
     if champion is None:
         beats, reason = True, "no champion yet"
+    elif back_dated:
+        beats = False
+        reason = (
+            f"trained as of {trained_as_of}, before champion v{champion.version} "
+            f"({champion_trained}): a back-dated model never replaces a newer champion; "
+            f"forecasts back-dated to {trained_as_of} use it"
+        )
     elif champion_value is None:
         beats = True
         reason = f"champion v{champion.version} has no {metric} to compare with"
@@ -530,24 +586,35 @@ def load_bundle(registered_name: str, alias: str = CHAMPION) -> tuple[Any, dict[
     The alias is resolved once and that version loaded (``models:/<name>/<version>``), so the
     bundle and the facts describe the same version even if the alias moves meanwhile.
     """
-    import mlflow.pyfunc
-
     version = alias_version(registered_name, alias)
     if version is None:
         raise UserInputError(
             f"no model {registered_name!r} with alias @{alias} in "
             f"{shown_url(_tracking_uri())}: run `clientcast train` first"
         )
+    return load_version(registered_name, version, alias)
+
+
+def load_version(
+    registered_name: str, version: Any, alias: str | None = None
+) -> tuple[Any, dict[str, Any]]:
+    """Load registered model ``version`` (a registry entry); return the unwrapped bundle and its
+    facts: name, version, ``alias`` (else the version's first alias, None without one), run,
+    creation time, training date and the run's metrics."""
+    import mlflow.pyfunc
+
     with tracking_store_errors(), import_path_kept():
         model = mlflow.pyfunc.load_model(f"models:/{registered_name}/{version.version}")
         run_metrics_logged = run_metrics(version.run_id) if version.run_id else {}
     bundle = model.unwrap_python_model().bundle
+    aliases = list(getattr(version, "aliases", None) or [])
     info = {
         "name": registered_name,
         "version": str(version.version),
-        "alias": alias,
+        "alias": alias or (aliases[0] if aliases else None),
         "run_id": version.run_id,
         "created_at_ms": version.creation_timestamp,
+        "trained_as_of": version_trained_as_of(version),
         "metrics": run_metrics_logged,
     }
     return bundle, info

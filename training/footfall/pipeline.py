@@ -481,7 +481,10 @@ def train_footfall(
         first = next(iter(runs.values()))
         example = first.frame.filter(pl.col("cutoff") == first.frame["cutoff"].max()).head(5)
         version = tracking.log_bundle(
-            bundle, settings.footfall_model, input_example=example.to_pandas()
+            bundle,
+            settings.footfall_model,
+            input_example=example.to_pandas(),
+            trained_as_of=as_of,
         )
         decision = tracking.promote(
             settings.footfall_model,
@@ -490,6 +493,7 @@ def train_footfall(
             PROMOTION_METRIC,
             higher_is_better=False,
             champion_value=champion_value,
+            trained_as_of=as_of,
         )
         tracking.log_metrics({PROMOTION_METRIC: value})
         tracking.log_params({"promotion": decision.alias})

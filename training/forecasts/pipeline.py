@@ -18,9 +18,12 @@ folder always holds the files of one run, and its manifest says which.
 The folder is written in a temporary sibling and renamed into place at the end, so a failed run
 leaves the previous forecasts of that date untouched.
 
-Both refuse an as-of the history cannot describe (:func:`features.snapshot.checked_as_of`) and
-champions trained as of a later date (:func:`check_no_look_ahead`): a back-dated forecast from
-models that saw the days it forecasts would look better than any real one.
+Both refuse an as-of the history cannot describe (:func:`features.snapshot.checked_as_of`).
+A back-dated forecast never uses a model trained as of a later date, which saw the days it
+forecasts and would look better than any real one: when a champion is such a model, the newest
+version trained on or before the as-of date stands in for it (:func:`forecasting_model`, after
+``clientcast train --as-of``), and without one the forecast is refused
+(:func:`check_no_look_ahead`).
 """
 
 from __future__ import annotations
@@ -133,13 +136,17 @@ def write_manifest(
 
 
 def model_label(kind: str, info: dict[str, Any]) -> str:
-    """'footfall: clientcast-footfall v3 (@champion)' for the report and the summary."""
-    return f"{kind}: {info['name']} v{info['version']} (@{info['alias']})"
+    """'footfall: clientcast-footfall v3 (@champion)' for the report and the summary; a version
+    without an alias is named by its training date instead."""
+    alias = info.get("alias")
+    held = f"@{alias}" if alias else f"trained as of {info.get('trained_as_of')}"
+    return f"{kind}: {info['name']} v{info['version']} ({held})"
 
 
 @dataclass(frozen=True)
 class Champion:
-    """A loaded champion: the ``train`` target that refits it, its version facts, its bundle."""
+    """A loaded model of one ``train`` target (its champion, or a back-dated forecast's
+    stand-in): the target that refits it, its version facts, its bundle."""
 
     target: str
     info: dict[str, Any]
@@ -150,6 +157,40 @@ class Champion:
         """The as-of date it was trained at (its bundle's metadata), None when not recorded."""
         recorded = (getattr(self.bundle, "metadata", None) or {}).get("as_of")
         return date.fromisoformat(str(recorded)[:10]) if recorded else None
+
+
+@dataclass(frozen=True)
+class ForecastingModel:
+    """The model a forecast uses for one ``train`` target, and a note when it is not the
+    champion."""
+
+    model: Champion
+    note: str | None = None
+
+
+def forecasting_model(target: str, registered_name: str, as_of: date) -> ForecastingModel:
+    """The champion of ``registered_name``, unless it was trained as of a date after ``as_of``:
+    then the newest version trained on or before ``as_of`` (what the maison would have had that
+    day, e.g. registered by ``clientcast train --as-of``), with a note saying so. A look-ahead
+    champion without such a version is returned as it is, for :func:`check_no_look_ahead`."""
+    from training.tracking import latest_version_trained_by, load_bundle, load_version
+
+    bundle, info = load_bundle(registered_name)
+    champion = Champion(target, info, bundle)
+    trained = champion.trained_as_of
+    if trained is None or trained <= as_of:
+        return ForecastingModel(champion)
+    earlier = latest_version_trained_by(registered_name, as_of)
+    if earlier is None:
+        return ForecastingModel(champion)
+    bundle, info = load_version(registered_name, earlier)
+    stand_in = Champion(target, info, bundle)
+    note = (
+        f"{target}: champion v{champion.info['version']} was trained as of {trained}, after "
+        f"{as_of}; the forecast uses v{stand_in.info['version']}, trained as of "
+        f"{stand_in.trained_as_of} (no look-ahead)"
+    )
+    return ForecastingModel(stand_in, note)
 
 
 def check_no_look_ahead(champions: Sequence[Champion], as_of: date, data_dir: Path) -> None:
@@ -263,12 +304,15 @@ class FootfallTablesResult:
     model: str
     seconds: float
     replaced: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         yield rows_table(
             f"footfall forecast as of {self.as_of} ({days(self.horizon_days)} daily)", self.rows
         )
         yield f"model: {self.model}"
+        for note in self.notes:
+            yield f"[yellow]note:[/] {note}"
         if self.replaced:
             yield (
                 f"[yellow]note:[/] the earlier full forecast of {self.as_of} was replaced: its "
@@ -292,7 +336,7 @@ def write_footfall_forecasts(
     that date rest on the footfall forecast this one supersedes, so they are not carried over
     (the result lists them, the manifest says the folder is a footfall-only run).
     """
-    from training.tracking import configure_tracking, load_bundle
+    from training.tracking import configure_tracking
 
     started = time.perf_counter()
     horizon_days = checked_horizon(horizon_days)
@@ -300,10 +344,9 @@ def write_footfall_forecasts(
     as_of = checked_as_of(history, as_of)
     announce(progress, "loading the footfall champion")
     configure_tracking(settings.tracking_uri, settings.mlflow_artifact_dir)
-    footfall_model, footfall_info = load_bundle(settings.footfall_model)
-    check_no_look_ahead(
-        [Champion("footfall", footfall_info, footfall_model)], as_of, Path(settings.data_dir)
-    )
+    chosen = forecasting_model("footfall", settings.footfall_model, as_of)
+    check_no_look_ahead([chosen.model], as_of, Path(settings.data_dir))
+    footfall_model, footfall_info = chosen.model.bundle, chosen.model.info
     model = model_label("footfall", footfall_info)
     announce(progress, f"forecasting footfall from {as_of}")
     footfall = planner_footfall(history, footfall_model, as_of, horizon_days)
@@ -322,6 +365,7 @@ def write_footfall_forecasts(
         model=model,
         seconds=time.perf_counter() - started,
         replaced=replaced,
+        notes=(chosen.note,) if chosen.note else (),
     )
 
 
@@ -339,7 +383,7 @@ def write_forecasts(
     last transaction or footfall hour. Raises UserInputError when a model is not trained yet.
     """
     from features.client_features import client_features
-    from training.tracking import configure_tracking, load_bundle
+    from training.tracking import configure_tracking
 
     started = time.perf_counter()
     horizon_days = checked_horizon(horizon_days)
@@ -347,13 +391,14 @@ def write_forecasts(
     as_of = checked_as_of(history, as_of)
     announce(progress, "loading the champion models")
     configure_tracking(settings.tracking_uri, settings.mlflow_artifact_dir)
-    purchase_model, purchase_info = load_bundle(settings.next_purchase_model)
-    footfall_model, footfall_info = load_bundle(settings.footfall_model)
-    champions = [
-        Champion("next-purchase", purchase_info, purchase_model),
-        Champion("footfall", footfall_info, footfall_model),
+    chosen = [
+        forecasting_model("next-purchase", settings.next_purchase_model, as_of),
+        forecasting_model("footfall", settings.footfall_model, as_of),
     ]
-    check_no_look_ahead(champions, as_of, Path(settings.data_dir))
+    check_no_look_ahead([choice.model for choice in chosen], as_of, Path(settings.data_dir))
+    purchase_model, purchase_info = chosen[0].model.bundle, chosen[0].model.info
+    footfall_model, footfall_info = chosen[1].model.bundle, chosen[1].model.info
+    stand_ins = tuple(choice.note for choice in chosen if choice.note)
     models = (model_label("clients", purchase_info), model_label("footfall", footfall_info))
 
     boutiques = history.boutiques.collect()
@@ -444,5 +489,5 @@ def write_forecasts(
         rows=rows,
         models=models,
         seconds=time.perf_counter() - started,
-        notes=(*(note for note in (unscored, divisions) if note), *checked.notes),
+        notes=(*stand_ins, *(note for note in (unscored, divisions) if note), *checked.notes),
     )

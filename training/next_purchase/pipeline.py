@@ -452,7 +452,9 @@ def train_next_purchase(
         tracking.set_tags(tuned.record())
         tracking.log_metrics({"fit_seconds": time.perf_counter() - started})
         example = test_frame.select("client_id", *data.spec.names).head(5).to_pandas()
-        version = tracking.log_bundle(bundle, settings.next_purchase_model, input_example=example)
+        version = tracking.log_bundle(
+            bundle, settings.next_purchase_model, input_example=example, trained_as_of=data.as_of
+        )
         metrics = {PROMOTION_METRIC: bundle.metadata["backtest_metrics"]["log_loss"]}
         decision = tracking.promote(
             settings.next_purchase_model,
@@ -461,6 +463,7 @@ def train_next_purchase(
             PROMOTION_METRIC,
             higher_is_better=False,
             champion_value=champion_value,
+            trained_as_of=data.as_of,
         )
         tracking.log_params({"promotion": decision.alias})
         tracking.log_text(f"{decision.reason}; {champion_note}", "promotion.txt")
