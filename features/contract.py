@@ -123,7 +123,7 @@ BOUTIQUES = Table(
         Column("opened_on", pl.Date, "Opening date."),
     ),
     optional=(
-        Column("closed_on", pl.Date, "Closing date, when closed.", True),
+        Column("closed_on", pl.Date, "First day closed for good (the last trading day + 1).", True),
         Column("format", pl.String, "flagship, boutique, corner, outlet or online.", True),
         Column("latitude", pl.Float64, "Latitude in degrees.", True),
         Column("longitude", pl.Float64, "Longitude in degrees.", True),

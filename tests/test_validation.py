@@ -314,6 +314,11 @@ def sale_after_closing(frames: Frames) -> Frames:
     return set_value(frames, "transactions", 3, "boutique_id", "b3")
 
 
+def sale_on_the_closing_day(frames: Frames) -> Frames:
+    """Paris closes on 4 March 2024 (its first closed day), the day of its last sale."""
+    return set_value(frames, "boutiques", 0, "closed_on", date(2024, 3, 4))
+
+
 def header_only_transactions(frames: Frames) -> Frames:
     return with_frame(frames, "transactions", frames["transactions"].head(0))
 
@@ -480,6 +485,7 @@ BREAKS: list[tuple[str, str, str | None, Callable[[Frames], Frames], bool]] = [
         True,
     ),
     ("boutique_open", "transactions", "purchased_at", sale_after_closing, True),
+    ("boutique_open", "transactions", "purchased_at", sale_on_the_closing_day, True),
     (
         "boutique_open",
         "footfall",

@@ -54,10 +54,10 @@ def rule_opening_period(context: ValidationContext) -> list[Check]:
     transactions = context.usable("transactions", "boutique_id", "purchased_at")
     if transactions is not None:
         day = pl.col(LOCAL_DATE)
-        broken = (day < pl.col(OPENED_ON)) | (day > pl.col(CLOSED_ON))
+        broken = (day < pl.col(OPENED_ON)) | (day >= pl.col(CLOSED_ON))
         message = (
             "sale outside its boutique's opening period "
-            "(local date before opened_on or after closed_on)"
+            "(local date before opened_on, or on or after closed_on)"
         )
         shown = (
             *label_columns(transactions, "purchased_at"),
@@ -73,9 +73,10 @@ def rule_opening_period(context: ValidationContext) -> list[Check]:
     footfall = context.usable("footfall", "boutique_id", "hour_start")
     if footfall is not None:
         day = pl.col("hour_start").dt.date()
-        broken = (day < pl.col(OPENED_ON)) | (day > pl.col(CLOSED_ON))
+        broken = (day < pl.col(OPENED_ON)) | (day >= pl.col(CLOSED_ON))
         message = (
-            "footfall outside its boutique's opening period (before opened_on or after closed_on)"
+            "footfall outside its boutique's opening period "
+            "(before opened_on, or on or after closed_on)"
         )
         shown = ("boutique_id", "hour_start", opened, closed)
         checks.append(Check("footfall", "hour_start", "boutique_open", message, broken, shown))
