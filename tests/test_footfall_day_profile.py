@@ -1,8 +1,9 @@
-"""The day-profile hourly model: hour shares from past days only, and the blend of the direct
-hourly forecast with the daily forecast spread over the day.
+"""The day-profile hourly model: hour shares from past days only, the blend of the direct
+hourly forecast with the daily forecast spread over the day, and recurring days.
 
 The history is built here: three boutiques open 10:00-19:59 whose hour-of-day profile differs
-between weekdays and Saturdays, a weekly pattern and a little noise.
+between weekdays and Saturdays, a weekly pattern and a little noise. Recurring days get their
+own earlier years, written as plain series.
 """
 
 from __future__ import annotations
@@ -22,10 +23,14 @@ from features.contract import TABLES
 from features.history import PurchaseHistory, load_history
 from training.footfall.backtest import footfall_series
 from training.footfall.day_profile import (
+    DAY_KEYS,
+    RECURRING_THRESHOLD,
     DayProfileModel,
     daily_rows,
+    day_excesses,
     fit_day_profile_model,
     hour_shares,
+    recurring_day_shares,
 )
 from training.footfall.layout import DAILY, HOURLY
 from training.footfall.search_space import booster_params
@@ -230,3 +235,145 @@ def test_without_hour_shares_the_direct_forecast_stands(
     assert np.allclose(
         unprofiled.forecast(future)["p50"].to_numpy(), direct.forecast(future)["p50"].to_numpy()
     )
+
+
+RECURRING_DATE = date(2024, 10, 10)
+RECURRING_HOUR = 12
+
+
+def earlier_years(
+    boutique: str, excess: tuple[float, float], start: date = date(2022, 7, 1)
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Hourly and daily series of ``boutique`` from ``start`` to the end of 2023: 100 visitors
+    an hour from 10:00 to 19:59 every day, except on 10 October 2022 and 2023, which draw
+    ``excess`` times the usual day, all of it at noon."""
+    days = pl.date_range(start, date(2023, 12, 31), eager=True)
+    special = {date(2022, 10, 10): excess[0], date(2023, 10, 10): excess[1]}
+    rows = []
+    for day in days.to_list():
+        for hour in OPEN_HOURS:
+            visitors = 100.0 * len(OPEN_HOURS) * special[day] if day in special else 100.0
+            if day in special and hour != RECURRING_HOUR:
+                visitors = 0.0
+            rows.append(
+                {
+                    "boutique_id": boutique,
+                    "time": datetime.combine(day, datetime.min.time()) + timedelta(hours=hour),
+                    "visitors": visitors,
+                }
+            )
+    hourly = pl.DataFrame(rows)
+    daily = hourly.group_by("boutique_id", pl.col("time").dt.date()).agg(pl.col("visitors").sum())
+    return hourly, daily.sort("time")
+
+
+def with_earlier_years(
+    series: tuple[pl.DataFrame, pl.DataFrame], excess: tuple[float, float]
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The fixture's series of all boutiques with boutique A's earlier years in front."""
+    hourly, daily = series
+    early_hourly, early_daily = earlier_years("A", excess)
+    return (
+        pl.concat([early_hourly, hourly], how="vertical_relaxed"),
+        pl.concat([early_daily, daily], how="vertical_relaxed"),
+    )
+
+
+def test_day_excesses_compare_a_day_with_its_earlier_same_weekdays() -> None:
+    _, daily = earlier_years("A", (3.0, 2.0))
+    excesses = day_excesses(daily, weeks=4)
+    by_date = dict(zip(excesses["date"].to_list(), excesses["excess"].to_list(), strict=True))
+    assert by_date[date(2022, 10, 10)] == pytest.approx(3.0)
+    assert by_date[date(2023, 10, 10)] == pytest.approx(2.0)
+    # the next same weekdays compare with a baseline holding the excess
+    assert by_date[date(2022, 10, 17)] == pytest.approx(1.0 / 1.5)
+    assert by_date[date(2022, 11, 14)] == pytest.approx(1.0)
+    assert date(2022, 7, 7) not in by_date  # no earlier same weekday
+    missing = daily.with_columns(
+        pl.when(pl.col("time") == date(2022, 10, 10))
+        .then(None)
+        .otherwise(pl.col("visitors"))
+        .alias("visitors")
+    )
+    assert date(2022, 10, 10) not in day_excesses(missing)["date"].to_list()
+
+
+def test_a_date_recurs_only_when_every_earlier_year_drew_a_crowd() -> None:
+    days = pl.DataFrame(
+        {
+            "boutique_id": ["A", "A"],
+            "cutoff": [date(2024, 10, 7)] * 2,
+            "target_date": [RECURRING_DATE, RECURRING_DATE + timedelta(days=1)],
+        }
+    )
+    hourly, daily = earlier_years("A", (3.0, 2.0))
+    shares = recurring_day_shares(hourly, daily, days, years=2, threshold=RECURRING_THRESHOLD)
+    assert shares.select(pl.col("target_date").unique()).to_series().to_list() == [RECURRING_DATE]
+    by_hour = dict(zip(shares["hour"].to_list(), shares["recurring_share"].to_list(), strict=True))
+    assert by_hour[RECURRING_HOUR] == pytest.approx(np.sqrt(3.0 * 2.0))
+    assert sum(by_hour.values()) == pytest.approx(np.sqrt(6.0))
+    for excess in [(3.0, 1.2), (0.5, 0.5)]:
+        hourly, daily = earlier_years("A", excess)
+        assert recurring_day_shares(hourly, daily, days, years=2).height == 0
+    # two earlier years are needed: a history starting after the first one has too few
+    hourly, daily = earlier_years("A", (3.0, 2.0), start=date(2023, 1, 1))
+    assert recurring_day_shares(hourly, daily, days, years=2).height == 0
+
+
+@settings(max_examples=10, deadline=None)
+@given(cutoff_days_after=st.integers(min_value=-400, max_value=0), factor=st.floats(0.0, 10.0))
+def test_recurring_days_read_only_days_before_the_cutoff(
+    cutoff_days_after: int, factor: float
+) -> None:
+    hourly, daily = earlier_years("A", (3.0, 2.0))
+    cutoff = date(2023, 12, 31) + timedelta(days=cutoff_days_after)
+    days = pl.DataFrame(
+        {
+            "boutique_id": "A",
+            "cutoff": cutoff,
+            "target_date": pl.date_range(cutoff, cutoff + timedelta(days=13), eager=True),
+        }
+    )
+    later = pl.col("time").cast(pl.Date) >= cutoff
+    changed_hourly = hourly.with_columns(
+        pl.when(later)
+        .then(pl.col("visitors") * factor)
+        .otherwise(pl.col("visitors"))
+        .alias("visitors")
+    )
+    changed_daily = daily.with_columns(
+        pl.when(later)
+        .then(pl.col("visitors") * factor)
+        .otherwise(pl.col("visitors"))
+        .alias("visitors")
+    )
+    before = recurring_day_shares(hourly, daily, days).sort(pl.all())
+    after = recurring_day_shares(changed_hourly, changed_daily, days).sort(pl.all())
+    assert before.equals(after)
+
+
+def test_a_recurring_day_spreads_the_daily_forecast_by_the_earlier_years(
+    model: DayProfileModel, frame: pl.DataFrame, series: tuple[pl.DataFrame, pl.DataFrame]
+) -> None:
+    future = frame.filter(pl.col("cutoff") == FORECAST_START)
+    hourly, daily = with_earlier_years(series, (3.0, 2.0))
+    recurring = replace(model, hourly_series=hourly, daily_series=daily)
+    forecast = recurring.forecast(future)
+    plain = replace(recurring, recurring_threshold=None).forecast(future)
+    assert np.allclose(plain["p50"].to_numpy(), model.forecast(future)["p50"].to_numpy())
+    is_recurring = (pl.col("boutique_id") == "A") & (
+        pl.col("target_hour").dt.date() == RECURRING_DATE
+    )
+    assert forecast.filter(~is_recurring).equals(plain.filter(~is_recurring))
+    day = forecast.filter(is_recurring).sort("target_hour")
+    assert model.daily is not None
+    daily_p50 = (
+        model.daily.forecast(daily_rows(future, model.daily_series))
+        .filter((pl.col("boutique_id") == "A") & (pl.col("target_date") == RECURRING_DATE))
+        .get_column("p50")
+        .item()
+    )
+    noon = day.filter(pl.col("target_hour").dt.hour() == RECURRING_HOUR)["p50"].item()
+    assert noon == pytest.approx(daily_p50 * np.sqrt(6.0), rel=1e-6)
+    assert day.filter(pl.col("target_hour").dt.hour() != RECURRING_HOUR)["p50"].max() == 0.0
+    assert set(DAY_KEYS) - {"target_date"} <= set(forecast.columns)
