@@ -16,15 +16,17 @@ from features.errors import UserInputError
 from training.benchmarks import auckland
 from training.benchmarks.auckland import (
     METRIC_KEYS,
+    STATISTICAL_WEIGHTS,
     benchmark_layout,
     benchmark_params,
+    clientcast_forecasts,
     forecast_start,
     run_auckland_benchmark,
     run_granularity,
     split_origins,
     validation_origins,
 )
-from training.benchmarks.auckland_data import protocol
+from training.benchmarks.auckland_data import last_complete_date, protocol, series
 from training.footfall.search_space import DEFAULT_PARAMS
 
 TUNING_SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "auckland_tuning.py"
@@ -215,6 +217,35 @@ def test_without_peers_only_the_project_model_runs(counts_file: Path) -> None:
     )
     assert set(results["daily"]) == {"clientcast"}
     assert 0 < results["daily"]["clientcast"]["mase"] < 1.5
+
+
+def test_daily_recipe_combines_the_model_with_autoets(counts_file: Path) -> None:
+    origins = split_origins("daily", last_complete_date(series("daily", counts_file)))[-1:]
+    params = {"num_boost_round": 30, "learning_rate": 0.1, "min_data_in_leaf": 20}
+
+    def p50(weight: float | None) -> np.ndarray:
+        forecasts = clientcast_forecasts(
+            "daily",
+            origins,
+            counts_file,
+            params,
+            warmup=1,
+            num_threads=1,
+            strategy="recursive",
+            statistical_weight=weight,
+        )
+        assert forecasts.height == 3 * 28
+        return forecasts.get_column("p50").to_numpy()
+
+    alone, autoets, recipe = p50(0.0), p50(1.0), p50(None)
+    assert STATISTICAL_WEIGHTS["daily"] == 0.2
+    assert np.abs(alone - autoets).mean() > 1.0
+    np.testing.assert_allclose(recipe, 0.8 * alone + 0.2 * autoets, rtol=1e-9)
+
+
+def test_forecast_combination_is_daily_only(counts_file: Path) -> None:
+    with pytest.raises(UserInputError, match="daily only"):
+        clientcast_forecasts("hourly", [], counts_file, statistical_weight=0.2)
 
 
 def test_benchmarks_document_puts_auckland_before_its_peers_section(tmp_path: Path) -> None:
