@@ -14,6 +14,7 @@ The multi-step strategy is :data:`STRATEGIES`' choice per granularity (daily: th
 model rolled forward, :mod:`training.footfall.recursive`, its P50 combined 0.8 / 0.2 with
 statsforecast AutoETS fitted before each origin, :data:`STATISTICAL_WEIGHTS`; hourly: the
 direct hourly model blended with the daily one spread over the day by the recent hour profile,
+and recurring calendar days forecast from their own earlier years,
 :mod:`training.footfall.day_profile`). The model's parameters are the footfall defaults
 (:mod:`training.footfall.search_space`) with :data:`TUNED_PARAMS` of the granularity applied.
 Every choice was made on the validation origins (:func:`validation_origins`: the protocol
@@ -69,9 +70,11 @@ WARMUP_ORIGINS = 3
 STRATEGIES: dict[str, str] = {"daily": "recursive", "hourly": "day_profile"}
 """The multi-step strategy of each granularity, chosen on the validation origins (the protocol
 origins moved back 364 days): daily recursive MASE 0.874 against direct 0.940; hourly the
-day-profile blend 0.929 against direct 0.949 and recursive 0.958. Auckland-specific because the
-production pipeline measured them on the maison separately (benchmarks/results/footfall.md) and
-its bundle stores only the direct model; see benchmarks/results/auckland.md."""
+day-profile blend 0.929 against direct 0.949 and recursive 0.958, and 0.899 since its recurring
+days (:mod:`training.footfall.day_profile`). Auckland-specific because the production pipeline
+measured them on the maison separately (benchmarks/results/footfall.md: there the blend, with
+recurring days, is worse than direct) and its bundle stores only the direct model; see
+benchmarks/results/auckland.md."""
 TRAINING_STEP_DAYS = {"daily": 7, "hourly": 14}
 TUNED_PARAMS: dict[str, dict[str, Any]] = {}
 """LightGBM parameters overriding the footfall defaults per granularity in the benchmark, when a
