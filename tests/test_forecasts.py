@@ -893,6 +893,7 @@ def test_a_back_dated_training_serves_back_dated_forecasts_and_never_takes_the_c
     assert f"trained as of {back_dated}, before champion v1 ({champion_as_of})" in (
         report.promotion_reason
     )
+    assert "champion v1 was trained on later data: not compared" in report.promotion_reason
     assert str(tracking.alias_version(settings.footfall_model, tracking.CHAMPION).version) == "1"
 
     result = write_footfall_forecasts(settings, back_dated, 14)

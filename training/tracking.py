@@ -495,6 +495,20 @@ def version_trained_as_of(version: Any) -> date | None:
     return date.fromisoformat(recorded) if recorded else None
 
 
+def trained_after(version: Any, as_of: date | None) -> date | None:
+    """The date ``version`` was trained as of when that is after ``as_of`` (a training as of
+    ``as_of`` is then back-dated against it); None otherwise, or when either date is unknown."""
+    trained = version_trained_as_of(version) if version is not None else None
+    return trained if trained is not None and as_of is not None and trained > as_of else None
+
+
+def newer_champion(registered_name: str, as_of: date) -> Any | None:
+    """The champion of ``registered_name`` when it was trained as of a date after ``as_of``: a
+    model trained as of ``as_of`` never replaces it, so there is nothing to compare."""
+    champion = alias_version(registered_name, CHAMPION)
+    return champion if trained_after(champion, as_of) is not None else None
+
+
 def latest_version_trained_by(registered_name: str, as_of: date) -> Any | None:
     """The newest version of ``registered_name`` trained as of ``as_of`` or earlier (latest
     training date, then highest version number): the model a forecast back-dated to ``as_of``
@@ -545,12 +559,8 @@ def promote(
         return PromotionDecision(
             registered_name, str(version), CHAMPION, reason, metric, value, champion_value
         )
-    champion_trained = version_trained_as_of(champion) if champion is not None else None
-    back_dated = (
-        trained_as_of is not None
-        and champion_trained is not None
-        and trained_as_of < champion_trained
-    )
+    champion_trained = trained_after(champion, trained_as_of)
+    back_dated = champion_trained is not None
     if champion is not None and champion_value is None and champion.run_id and not back_dated:
         champion_value = run_metrics(champion.run_id).get(metric)
     if champion is None:

@@ -50,10 +50,8 @@ from training.benchmarks.auckland_data import (
 )
 from training.benchmarks.auckland_peers import (
     PEERS,
-    ForecastRun,
     origin_scales,
-    run_peers,
-    run_seasonal_naive,
+    peer_forecasts,
     score_forecasts,
 )
 from training.footfall.backtest import footfall_series, rolling_forecasts, training_frame
@@ -222,28 +220,6 @@ def clientcast_forecasts(
             "p90",
         )
         .sort("unique_id", "origin", "ds")
-    )
-
-
-def peer_forecasts(
-    name: str,
-    history: pl.DataFrame,
-    origins: Sequence[Origin],
-    peers: Sequence[str],
-    n_jobs: int = 2,
-) -> ForecastRun:
-    """The forecasts and wall times of ``peers`` ("seasonal_naive" for both seasons of the
-    protocol, "autoets", "mlforecast") from ``origins``, as the peers' benchmark makes them."""
-    spec = protocol(name)
-    runs: list[ForecastRun] = []
-    if "seasonal_naive" in peers:
-        runs.append(run_seasonal_naive(history, origins, spec.horizon, spec.naive_seasons))
-    others = [peer for peer in peers if peer != "seasonal_naive"]
-    if others:
-        runs.append(run_peers(history, origins, spec.horizon, name, others, n_jobs))
-    return ForecastRun(
-        forecasts=pl.concat([run.forecasts for run in runs]),
-        wall_s={model: seconds for run in runs for model, seconds in run.wall_s.items()},
     )
 
 

@@ -420,6 +420,28 @@ def score_forecasts(
     return metrics, by_horizon
 
 
+def peer_forecasts(
+    name: str,
+    history: pl.DataFrame,
+    origins: Sequence[Origin],
+    peers: Sequence[str],
+    n_jobs: int = 2,
+) -> ForecastRun:
+    """The forecasts and wall times of ``peers`` ("seasonal_naive" for both seasons of the
+    protocol of ``name``, "autoets", "mlforecast") from ``origins``."""
+    spec = protocol(name)
+    runs: list[ForecastRun] = []
+    if "seasonal_naive" in peers:
+        runs.append(run_seasonal_naive(history, origins, spec.horizon, spec.naive_seasons))
+    others = [peer for peer in peers if peer != "seasonal_naive"]
+    if others:
+        runs.append(run_peers(history, origins, spec.horizon, name, others, n_jobs))
+    return ForecastRun(
+        forecasts=pl.concat([run.forecasts for run in runs]),
+        wall_s={model: seconds for run in runs for model, seconds in run.wall_s.items()},
+    )
+
+
 def run_auckland_benchmark(
     granularity: str,
     models: Sequence[str] = ("seasonal_naive", *PEERS),
@@ -437,16 +459,10 @@ def run_auckland_benchmark(
     history = series(granularity) if history is None else history
     daily = history if spec.granularity == "daily" else daily_from_hourly(history)
     origins = protocol_origins(granularity, last_complete_date(daily))
-    runs: list[ForecastRun] = []
-    if "seasonal_naive" in models:
-        runs.append(run_seasonal_naive(history, origins, spec.horizon, spec.naive_seasons))
-    peers = [name for name in models if name != "seasonal_naive"]
-    if peers:
-        runs.append(run_peers(history, origins, spec.horizon, granularity, peers, n_jobs))
-    forecasts = pl.concat([run.forecasts for run in runs])
-    wall_s = {name: seconds for run in runs for name, seconds in run.wall_s.items()}
+    run = peer_forecasts(granularity, history, origins, models, n_jobs)
+    forecasts = run.forecasts
     scales = origin_scales(history, origins, spec.scale_season)
-    metrics, by_horizon = score_forecasts(forecasts, history, scales, wall_s)
+    metrics, by_horizon = score_forecasts(forecasts, history, scales, run.wall_s)
     return AucklandRun(
         granularity=spec.granularity,
         metrics=metrics,

@@ -197,10 +197,17 @@ class GranularityRun:
     model: GranularityModel
 
 
-def _champion(settings: WorkspaceSettings) -> tuple[FootfallBundle | None, dict[str, Any], str]:
-    """The current champion bundle and its version facts, or None with the reason."""
+def _champion(
+    settings: WorkspaceSettings, as_of: date
+) -> tuple[FootfallBundle | None, dict[str, Any], str]:
+    """The current champion bundle and its version facts, or None with the reason; None for a
+    champion trained after ``as_of``, which a back-dated model never replaces (so its recipe
+    is not re-fitted for a comparison)."""
     if tracking.alias_version(settings.footfall_model, tracking.CHAMPION) is None:
         return None, {}, "no champion yet"
+    newer = tracking.newer_champion(settings.footfall_model, as_of)
+    if newer is not None:
+        return None, {}, f"champion v{newer.version} was trained on later data: not compared"
     try:
         bundle, info = tracking.load_bundle(settings.footfall_model, tracking.CHAMPION)
     except Exception as error:  # an unloadable champion is compared by its logged metric
@@ -430,7 +437,7 @@ def train_footfall(
     this_recipe = recipe(params, options)
 
     tracking.configure_tracking(settings.tracking_uri, settings.mlflow_artifact_dir)
-    champion, _, champion_note = _champion(settings)
+    champion, _, champion_note = _champion(settings, as_of)
     champion_recipe = champion.metadata.get("recipe") if champion is not None else None
     rescore = champion_recipe is not None and champion_recipe != this_recipe
     runs: dict[str, GranularityRun] = {}

@@ -31,7 +31,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -144,13 +144,14 @@ def model_label(kind: str, info: dict[str, Any]) -> str:
 
 
 @dataclass(frozen=True)
-class Champion:
-    """A loaded model of one ``train`` target (its champion, or a back-dated forecast's
-    stand-in): the target that refits it, its version facts, its bundle."""
+class ForecastModel:
+    """A registered model a forecast uses for one ``train`` target: the target that refits it,
+    its version facts and its bundle, and a note when it stands in for a look-ahead champion."""
 
     target: str
     info: dict[str, Any]
     bundle: Any
+    note: str | None = None
 
     @property
     def trained_as_of(self) -> date | None:
@@ -159,16 +160,7 @@ class Champion:
         return date.fromisoformat(str(recorded)[:10]) if recorded else None
 
 
-@dataclass(frozen=True)
-class ForecastingModel:
-    """The model a forecast uses for one ``train`` target, and a note when it is not the
-    champion."""
-
-    model: Champion
-    note: str | None = None
-
-
-def forecasting_model(target: str, registered_name: str, as_of: date) -> ForecastingModel:
+def forecasting_model(target: str, registered_name: str, as_of: date) -> ForecastModel:
     """The champion of ``registered_name``, unless it was trained as of a date after ``as_of``:
     then the newest version trained on or before ``as_of`` (what the maison would have had that
     day, e.g. registered by ``clientcast train --as-of``), with a note saying so. A look-ahead
@@ -176,24 +168,24 @@ def forecasting_model(target: str, registered_name: str, as_of: date) -> Forecas
     from training.tracking import latest_version_trained_by, load_bundle, load_version
 
     bundle, info = load_bundle(registered_name)
-    champion = Champion(target, info, bundle)
+    champion = ForecastModel(target, info, bundle)
     trained = champion.trained_as_of
     if trained is None or trained <= as_of:
-        return ForecastingModel(champion)
+        return champion
     earlier = latest_version_trained_by(registered_name, as_of)
     if earlier is None:
-        return ForecastingModel(champion)
+        return champion
     bundle, info = load_version(registered_name, earlier)
-    stand_in = Champion(target, info, bundle)
+    stand_in = ForecastModel(target, info, bundle)
     note = (
         f"{target}: champion v{champion.info['version']} was trained as of {trained}, after "
         f"{as_of}; the forecast uses v{stand_in.info['version']}, trained as of "
         f"{stand_in.trained_as_of} (no look-ahead)"
     )
-    return ForecastingModel(stand_in, note)
+    return replace(stand_in, note=note)
 
 
-def check_no_look_ahead(champions: Sequence[Champion], as_of: date, data_dir: Path) -> None:
+def check_no_look_ahead(champions: Sequence[ForecastModel], as_of: date, data_dir: Path) -> None:
     """Refuse to forecast as of ``as_of`` with a champion trained as of a later date.
 
     Such a model learnt from the very days it would forecast (look-ahead): its forecast would
@@ -345,8 +337,8 @@ def write_footfall_forecasts(
     announce(progress, "loading the footfall champion")
     configure_tracking(settings.tracking_uri, settings.mlflow_artifact_dir)
     chosen = forecasting_model("footfall", settings.footfall_model, as_of)
-    check_no_look_ahead([chosen.model], as_of, Path(settings.data_dir))
-    footfall_model, footfall_info = chosen.model.bundle, chosen.model.info
+    check_no_look_ahead([chosen], as_of, Path(settings.data_dir))
+    footfall_model, footfall_info = chosen.bundle, chosen.info
     model = model_label("footfall", footfall_info)
     announce(progress, f"forecasting footfall from {as_of}")
     footfall = planner_footfall(history, footfall_model, as_of, horizon_days)
@@ -395,9 +387,9 @@ def write_forecasts(
         forecasting_model("next-purchase", settings.next_purchase_model, as_of),
         forecasting_model("footfall", settings.footfall_model, as_of),
     ]
-    check_no_look_ahead([choice.model for choice in chosen], as_of, Path(settings.data_dir))
-    purchase_model, purchase_info = chosen[0].model.bundle, chosen[0].model.info
-    footfall_model, footfall_info = chosen[1].model.bundle, chosen[1].model.info
+    check_no_look_ahead(chosen, as_of, Path(settings.data_dir))
+    purchase_model, purchase_info = chosen[0].bundle, chosen[0].info
+    footfall_model, footfall_info = chosen[1].bundle, chosen[1].info
     stand_ins = tuple(choice.note for choice in chosen if choice.note)
     models = (model_label("clients", purchase_info), model_label("footfall", footfall_info))
 

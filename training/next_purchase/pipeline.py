@@ -233,16 +233,20 @@ def recipe_params(tuned: TunedParameters, options: RecipeOptions) -> dict[str, A
 
 
 def _champion_value(
-    settings: WorkspaceSettings, test_frame: pl.DataFrame, test_cutoff: date
+    settings: WorkspaceSettings, test_frame: pl.DataFrame, test_cutoff: date, as_of: date
 ) -> tuple[float | None, str]:
     """The current champion's log loss on this very test frame, when it is fair to compute.
 
     A model whose labels reached past the test cutoff has seen the test window: its own
     production heads are used only when they stop before the test cutoff, else its backtest
-    heads when those do; otherwise None (the champion's logged metric is used instead).
+    heads when those do; otherwise None (the champion's logged metric is used instead). A
+    champion trained after ``as_of`` is not loaded: a back-dated model never replaces it.
     """
     if tracking.alias_version(settings.next_purchase_model, tracking.CHAMPION) is None:
         return None, "no champion yet"
+    newer = tracking.newer_champion(settings.next_purchase_model, as_of)
+    if newer is not None:
+        return None, f"champion v{newer.version} was trained on later data: not compared"
     try:
         champion, info = tracking.load_bundle(settings.next_purchase_model, tracking.CHAMPION)
     except Exception as error:  # an unloadable champion is compared by its logged metric
@@ -440,7 +444,9 @@ def train_next_purchase(
 
     tracking.configure_tracking(settings.tracking_uri, settings.mlflow_artifact_dir)
     test_frame = data.frames[data.layout.test]
-    champion_value, champion_note = _champion_value(settings, test_frame, data.layout.test)
+    champion_value, champion_note = _champion_value(
+        settings, test_frame, data.layout.test, data.as_of
+    )
     announce(progress, "logging to MLflow")
     with tracking.training_run(
         EXPERIMENT, run_name=f"next-purchase-{data.as_of.isoformat()}"
